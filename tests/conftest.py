@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.core.corpus import Corpus, load_corpus
@@ -20,3 +22,65 @@ def embedder():
     model = Embedder()
     model.load()
     return model
+
+
+FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "corpus"
+
+
+class ScriptedGrader:
+    """A stand-in for the scorer in pure unit tests: the answer text names its own score.
+
+    "72" scores 72 (band by the scorer's thresholds); a blank answer is ungradable (EMPTY);
+    for choice items the text is the letter(s), right or wrong."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def grade(self, question, text):
+        from bot.core.grade import EMPTY, STRONG, UNCLEAR_CHOICE, WEAK, Grade, band_for
+
+        self.calls += 1
+        text = text.strip()
+        if not text:
+            return Grade(score=0, band=WEAK, flag=EMPTY, message="Type an answer first.")
+        if question.is_choice:
+            letters = tuple(sorted(c for c in text.upper() if c in question.letters))
+            if not letters:
+                return Grade(score=0, band=WEAK, flag=UNCLEAR_CHOICE,
+                             message="Pick a letter.")
+            right = letters == tuple(sorted(question.answer))
+            return Grade(score=100 if right else 0, band=STRONG if right else WEAK,
+                         chosen=letters)
+        score = int(text.split()[0])
+        half = len(question.key_points) * score // 100
+        return Grade(score=score, band=band_for(score), covered=question.key_points[:half],
+                     missed=question.key_points[half:])
+
+
+@pytest.fixture(scope="session")
+def fixture_corpus() -> Corpus:
+    """The small fixed bank in tests/fixtures/corpus (three items per MLS-C01 domain)."""
+    return load_corpus(FIXTURE_CORPUS)
+
+
+@pytest.fixture
+def store(tmp_path):
+    from bot.store import Store
+
+    store = Store(tmp_path / "test.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def make_coach(fixture_corpus, store):
+    """Build a Coach over the fixture bank, a real SQLite file and the scripted grader."""
+    import random
+
+    from bot.core.coach import Coach
+
+    def make(seed: int = 7, tz: str = "UTC", exam: str = "mls-c01", grader=None):
+        return Coach(fixture_corpus, store, grader or ScriptedGrader(), exam=exam, tz=tz,
+                     rng=random.Random(seed))
+
+    return make
