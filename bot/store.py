@@ -1,0 +1,386 @@
+"""The SQLite store: schema, migrations and every SQL statement of the project.
+
+One file (DATABASE_PATH). Each thread gets its own connection (sqlite3 connections are not
+shared across threads); every connection runs in WAL mode with a busy timeout and foreign
+keys on. Writes that touch more than one row run in one `BEGIN IMMEDIATE` transaction: the
+write lock is taken up front, so two writers queue on the busy timeout instead of failing
+when a read transaction tries to upgrade.
+
+Times are stored as UTC ISO-8601 text with microseconds, so they sort as they compare.
+The store knows rows, not the domain: the coach turns rows into its dataclasses.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+BUSY_TIMEOUT_MS = 10_000
+SOURCES = ("cli", "dm", "daily")
+
+# Each migration brings the schema from version i to i + 1 (PRAGMA user_version). Append
+# new ones; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE people (
+        id TEXT PRIMARY KEY,               -- slack:<team>:<user> or local:<name>
+        display_name TEXT NOT NULL,
+        tz TEXT NOT NULL DEFAULT 'UTC',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE daily_posts (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        day TEXT NOT NULL,                 -- local date in the workspace time zone
+        question_id TEXT NOT NULL,
+        ts TEXT,                           -- Slack message ts, once posted
+        claimed_at TEXT NOT NULL,
+        UNIQUE (channel, day)              -- the one-post-per-channel-per-day guard
+    );
+    CREATE INDEX daily_posts_ts ON daily_posts (channel, ts);
+    CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        person_id TEXT NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+        question_id TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        score INTEGER NOT NULL CHECK (score BETWEEN 0 AND 100),
+        band TEXT NOT NULL,
+        covered TEXT NOT NULL DEFAULT '[]', -- JSON list of key points made
+        missed TEXT NOT NULL DEFAULT '[]',
+        source TEXT NOT NULL CHECK (source IN ('cli', 'dm', 'daily')),
+        daily_id INTEGER REFERENCES daily_posts (id),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX attempts_person ON attempts (person_id, created_at);
+    CREATE INDEX attempts_time ON attempts (created_at);
+    CREATE INDEX attempts_daily ON attempts (daily_id);
+    CREATE TABLE reviews (
+        person_id TEXT NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+        question_id TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        step INTEGER,
+        stability REAL,
+        difficulty REAL,
+        due TEXT NOT NULL,
+        last_review TEXT,
+        reviews INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (person_id, question_id)
+    );
+    CREATE INDEX reviews_due ON reviews (person_id, due);
+    CREATE TABLE pending (
+        person_id TEXT PRIMARY KEY REFERENCES people (id) ON DELETE CASCADE,
+        question_id TEXT NOT NULL,         -- the question last asked
+        asked_at TEXT NOT NULL,
+        is_open INTEGER NOT NULL DEFAULT 1 -- 0 once answered: kept to never ask it twice running
+    );
+    CREATE TABLE events (
+        event_id TEXT PRIMARY KEY,         -- processed Slack event ids (retries are dropped)
+        seen_at TEXT NOT NULL
+    );
+    CREATE INDEX events_seen ON events (seen_at);
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+)
+
+
+def iso(moment: datetime) -> str:
+    """A stored timestamp: UTC, microseconds, so text order is time order."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("time must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class Store:
+    """The project's database. Safe to share between threads."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.migrate()
+
+    # connections and transactions ------------------------------------------------------
+    @property
+    def db(self) -> Database:
+        """This thread's connection."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+            db = Database(conn)
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                db.enable_wal()
+            self._local.db = db
+            with self._lock:
+                self._connections.append(conn)
+        return db
+
+    @contextmanager
+    def write(self) -> Iterator[Database]:
+        """One transaction holding the write lock from the start; rolled back on error."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:  # made in another thread, already gone
+                    pass
+            self._connections.clear()
+        self._local = threading.local()
+
+    @property
+    def version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> int:
+        """Bring the schema up to date; safe when two processes start at once."""
+        with self.write() as db:
+            current = db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+                for statement in _statements(script):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+        return self.version
+
+    def tables(self) -> list[str]:
+        return self.db.table_names()
+
+    # people ----------------------------------------------------------------------------
+    def upsert_person(self, person_id: str, display_name: str, tz: str,
+                      now: datetime | None = None) -> None:
+        """Create or update a person; `created_at` is bookkeeping, so the store may stamp it."""
+        self.db.execute(
+            "INSERT INTO people (id, display_name, tz, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, "
+            "tz = excluded.tz", [person_id, display_name, tz, _stamp(now)])
+
+    def ensure_person(self, person_id: str, display_name: str, tz: str,
+                      now: datetime | None = None) -> None:
+        """Create the person if unknown; an existing row is left as it is."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO people (id, display_name, tz, created_at) VALUES (?, ?, ?, ?)",
+            [person_id, display_name, tz, _stamp(now)])
+
+    def person(self, person_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM people WHERE id = ?", [person_id]))
+        return rows[0] if rows else None
+
+    def display_names(self) -> dict[str, str]:
+        return {r["id"]: r["display_name"]
+                for r in self.db.query("SELECT id, display_name FROM people")}
+
+    # the pending question --------------------------------------------------------------
+    def set_pending(self, person_id: str, question_id: str, now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO pending (person_id, question_id, asked_at, is_open) VALUES (?, ?, ?, 1) "
+            "ON CONFLICT (person_id) DO UPDATE SET question_id = excluded.question_id, "
+            "asked_at = excluded.asked_at, is_open = 1", [person_id, question_id, iso(now)])
+
+    def pending(self, person_id: str) -> dict | None:
+        """The last question asked ({question_id, asked_at, is_open}), open or not."""
+        rows = list(self.db.query(
+            "SELECT question_id, asked_at, is_open FROM pending WHERE person_id = ?",
+            [person_id]))
+        return rows[0] if rows else None
+
+    def close_pending(self, person_id: str) -> None:
+        self.db.execute("UPDATE pending SET is_open = 0 WHERE person_id = ?", [person_id])
+
+    # attempts and reviews --------------------------------------------------------------
+    def record_attempt(self, person_id: str, question_id: str, answer: str, score: int,
+                       band: str, covered: tuple[str, ...], missed: tuple[str, ...],
+                       source: str, now: datetime,
+                       review: Callable[[dict | None], dict] | None = None,
+                       daily_id: int | None = None, close_pending: bool = False) -> int:
+        """Write the attempt, the new review state and the pending flag as one transaction.
+
+        `review` maps the question's stored review row (or None) to the new one; it runs
+        under the write lock so concurrent answers cannot overwrite each other's schedule."""
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+        with self.write() as db:
+            cursor = db.execute(
+                "INSERT INTO attempts (person_id, question_id, answer, score, band, covered, "
+                "missed, source, daily_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [person_id, question_id, answer, int(score), band, json.dumps(list(covered)),
+                 json.dumps(list(missed)), source, daily_id, iso(now)])
+            if review is not None:
+                new = review(self.review_state(person_id, question_id))
+                db.execute(
+                    "INSERT INTO reviews (person_id, question_id, state, step, stability, "
+                    "difficulty, due, last_review, reviews) VALUES "
+                    "(:person_id, :question_id, :state, :step, :stability, :difficulty, "
+                    ":due, :last_review, :reviews) "
+                    "ON CONFLICT (person_id, question_id) DO UPDATE SET state = excluded.state, "
+                    "step = excluded.step, stability = excluded.stability, "
+                    "difficulty = excluded.difficulty, due = excluded.due, "
+                    "last_review = excluded.last_review, reviews = excluded.reviews",
+                    {**new, "person_id": person_id, "question_id": question_id,
+                     "due": iso(parse_time(new["due"])),
+                     "last_review": (iso(parse_time(new["last_review"]))
+                                     if new.get("last_review") else None)})
+            if close_pending:
+                db.execute("UPDATE pending SET is_open = 0 WHERE person_id = ? "
+                           "AND question_id = ?", [person_id, question_id])
+            return cursor.lastrowid
+
+    def review_states(self, person_id: str) -> list[dict]:
+        return list(self.db.query(
+            "SELECT question_id, state, step, stability, difficulty, due, last_review, reviews "
+            "FROM reviews WHERE person_id = ? ORDER BY due, question_id", [person_id]))
+
+    def review_state(self, person_id: str, question_id: str) -> dict | None:
+        rows = list(self.db.query(
+            "SELECT question_id, state, step, stability, difficulty, due, last_review, reviews "
+            "FROM reviews WHERE person_id = ? AND question_id = ?", [person_id, question_id]))
+        return rows[0] if rows else None
+
+    def best_scores(self, person_id: str) -> dict[str, int]:
+        return {r["question_id"]: r["best"] for r in self.db.query(
+            "SELECT question_id, MAX(score) AS best FROM attempts WHERE person_id = ? "
+            "GROUP BY question_id", [person_id])}
+
+    def attempt_summary(self, person_id: str) -> tuple[int, float | None]:
+        row = self.db.execute("SELECT COUNT(*), AVG(score) FROM attempts WHERE person_id = ?",
+                              [person_id]).fetchone()
+        return row[0], row[1]
+
+    def attempt_times(self, person_id: str) -> list[str]:
+        return [r["created_at"] for r in self.db.query(
+            "SELECT created_at FROM attempts WHERE person_id = ? ORDER BY created_at",
+            [person_id])]
+
+    def count_attempts(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
+
+    def scoring_rows(self, since: datetime | None = None) -> list[dict]:
+        """Every attempt (since a time) in the order they were made, for the leaderboard."""
+        sql = ("SELECT person_id, question_id, score, daily_id, created_at FROM attempts "
+               "{} ORDER BY created_at, id")
+        if since is None:
+            return list(self.db.query(sql.format("")))
+        return list(self.db.query(sql.format("WHERE created_at >= ?"), [iso(since)]))
+
+    # privacy ---------------------------------------------------------------------------
+    def export_person(self, person_id: str) -> dict | None:
+        person = self.person(person_id)
+        if person is None:
+            return None
+        attempts = list(self.db.query(
+            "SELECT a.id, a.question_id, a.answer, a.score, a.band, a.covered, a.missed, "
+            "a.source, d.channel AS daily_channel, d.day AS daily_day, a.created_at "
+            "FROM attempts a LEFT JOIN daily_posts d ON d.id = a.daily_id "
+            "WHERE a.person_id = ? ORDER BY a.created_at, a.id", [person_id]))
+        for attempt in attempts:
+            attempt["covered"] = json.loads(attempt["covered"])
+            attempt["missed"] = json.loads(attempt["missed"])
+        return {"person": person, "attempts": attempts,
+                "reviews": self.review_states(person_id),
+                "pending": self.pending(person_id)}
+
+    def delete_person(self, person_id: str) -> int:
+        """Delete every row about the person in one transaction; how many rows went."""
+        with self.write() as db:
+            gone = 0
+            for table in ("attempts", "reviews", "pending"):
+                gone += db.execute(f"DELETE FROM {table} WHERE person_id = ?",
+                                   [person_id]).rowcount
+            gone += db.execute("DELETE FROM people WHERE id = ?", [person_id]).rowcount
+            return gone
+
+    # the daily channel question --------------------------------------------------------
+    def claim_daily(self, channel: str, day: date, question_id: str,
+                    now: datetime) -> int | None:
+        """The new post's id, or None when (channel, day) was already claimed."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO daily_posts (channel, day, question_id, claimed_at) "
+            "VALUES (?, ?, ?, ?)", [channel, day.isoformat(), question_id, iso(now)])
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+
+    def set_daily_ts(self, channel: str, day: date, ts: str) -> bool:
+        cursor = self.db.execute("UPDATE daily_posts SET ts = ? WHERE channel = ? AND day = ?",
+                                 [ts, channel, day.isoformat()])
+        return cursor.rowcount == 1
+
+    def daily_by_ts(self, channel: str, ts: str) -> dict | None:
+        rows = list(self.db.query(
+            "SELECT * FROM daily_posts WHERE channel = ? AND ts = ?", [channel, ts]))
+        return rows[0] if rows else None
+
+    def daily_by_day(self, channel: str, day: date) -> dict | None:
+        rows = list(self.db.query(
+            "SELECT * FROM daily_posts WHERE channel = ? AND day = ?", [channel, day.isoformat()]))
+        return rows[0] if rows else None
+
+    def previous_daily(self, channel: str, before: date) -> dict | None:
+        rows = list(self.db.query(
+            "SELECT * FROM daily_posts WHERE channel = ? AND day < ? ORDER BY day DESC LIMIT 1",
+            [channel, before.isoformat()]))
+        return rows[0] if rows else None
+
+    def recent_daily_questions(self, channel: str, limit: int) -> list[str]:
+        return [r["question_id"] for r in self.db.query(
+            "SELECT question_id FROM daily_posts WHERE channel = ? ORDER BY day DESC LIMIT ?",
+            [channel, limit])]
+
+    def daily_attempts(self, daily_id: int) -> list[dict]:
+        return list(self.db.query(
+            "SELECT a.person_id, p.display_name, a.score, a.created_at FROM attempts a "
+            "JOIN people p ON p.id = a.person_id WHERE a.daily_id = ? "
+            "ORDER BY a.created_at, a.id", [daily_id]))
+
+    # Slack bookkeeping -----------------------------------------------------------------
+    def first_delivery(self, event_id: str, now: datetime,
+                       forget_before: datetime | None = None) -> bool:
+        """Record an event id; True only the first time (the insert is the atomic check)."""
+        with self.write() as db:
+            if forget_before is not None:
+                db.execute("DELETE FROM events WHERE seen_at < ?", [iso(forget_before)])
+            cursor = db.execute("INSERT OR IGNORE INTO events (event_id, seen_at) VALUES (?, ?)",
+                                [event_id, iso(now)])
+            return cursor.rowcount == 1
+
+    # settings --------------------------------------------------------------------------
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
+
+
+def _stamp(now: datetime | None) -> str:
+    return iso(now if now is not None else datetime.now(UTC))
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (none of ours has a ';' inside a literal)."""
+    return [s.strip() for s in script.split(";") if s.strip()]

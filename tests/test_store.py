@@ -1,0 +1,199 @@
+"""The SQLite store: schema, pragmas, transactions, guards and concurrent writers."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.store import MIGRATIONS, Store
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def attempt(store, person="local:ada", question="q1", score=50, now=NOW, **extra):
+    return store.record_attempt(person, question, "an answer", score, "partial", ("a",), ("b",),
+                                extra.pop("source", "cli"), now, **extra)
+
+
+def test_a_fresh_file_gets_every_table_at_the_latest_version(store):
+    assert set(store.tables()) >= {"people", "attempts", "reviews", "pending", "daily_posts",
+                                   "events", "settings"}
+    assert store.version == len(MIGRATIONS)
+
+
+def test_connections_use_wal_a_busy_timeout_and_foreign_keys(store):
+    db = store.db
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_reopening_an_existing_file_keeps_its_rows_and_does_not_migrate_again(tmp_path):
+    path = tmp_path / "progress.db"
+    first = Store(path)
+    first.upsert_person("local:ada", "ada", "UTC", NOW)
+    attempt(first)
+    first.close()
+    again = Store(path)
+    assert again.version == len(MIGRATIONS)
+    assert again.attempt_summary("local:ada") == (1, 50.0)
+    again.close()
+
+
+def test_an_attempt_for_an_unknown_person_is_refused_by_the_foreign_key(store):
+    with pytest.raises(sqlite3.IntegrityError):
+        attempt(store, person="local:nobody")
+
+
+def test_a_failed_multi_row_write_leaves_nothing_behind(store):
+    store.upsert_person("local:ada", "ada", "UTC", NOW)
+
+    def broken_review(row):
+        raise RuntimeError("the scheduler fell over")
+
+    with pytest.raises(RuntimeError):
+        attempt(store, review=broken_review)
+    assert store.attempt_summary("local:ada") == (0, None)
+    assert store.review_states("local:ada") == []
+
+
+def test_an_attempt_its_review_and_the_pending_flag_are_written_together(store):
+    store.upsert_person("local:ada", "ada", "UTC", NOW)
+    store.set_pending("local:ada", "q1", NOW)
+    review = {"state": 2, "step": None, "stability": 2.3, "difficulty": 5.0,
+              "due": (NOW + timedelta(days=2)).isoformat(), "last_review": NOW.isoformat(),
+              "reviews": 1}
+    attempt(store, review=lambda row: review, close_pending=True)
+    assert store.pending("local:ada")["is_open"] == 0
+    [state] = store.review_states("local:ada")
+    assert state["due"] == "2026-03-04T09:00:00.000000+00:00"
+    assert store.best_scores("local:ada") == {"q1": 50}
+
+
+def test_the_review_function_sees_the_stored_state(store):
+    store.upsert_person("local:ada", "ada", "UTC", NOW)
+    seen = []
+
+    def bump(row):
+        seen.append(row["reviews"] if row else None)
+        return {"state": 2, "step": None, "stability": 1.0, "difficulty": 5.0,
+                "due": NOW.isoformat(), "last_review": NOW.isoformat(),
+                "reviews": (row["reviews"] if row else 0) + 1}
+
+    attempt(store, review=bump)
+    attempt(store, review=bump)
+    assert seen == [None, 1]
+
+
+def test_a_source_outside_the_three_is_refused(store):
+    store.upsert_person("local:ada", "ada", "UTC", NOW)
+    with pytest.raises(ValueError, match="source"):
+        attempt(store, source="email")
+
+
+def test_naive_times_are_refused(store):
+    store.upsert_person("local:ada", "ada", "UTC", NOW)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        attempt(store, now=datetime(2026, 3, 2, 9, 0))
+
+
+def test_only_one_daily_post_per_channel_and_day(store):
+    day = date(2026, 3, 2)
+    assert store.claim_daily("C1", day, "q1", NOW) is not None
+    assert store.claim_daily("C1", day, "q2", NOW) is None
+    assert store.claim_daily("C2", day, "q2", NOW) is not None
+    assert store.claim_daily("C1", day + timedelta(days=1), "q3", NOW) is not None
+    assert store.daily_by_day("C1", day)["question_id"] == "q1"
+
+
+def test_two_stores_racing_for_the_daily_post_get_one_claim(tmp_path):
+    stores = [Store(tmp_path / "shared.db") for _ in range(8)]
+    barrier = threading.Barrier(len(stores))
+    results = []
+
+    def claim(s):
+        barrier.wait()
+        results.append(s.claim_daily("C1", date(2026, 3, 2), "q1", NOW))
+
+    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r is not None for r in results) == 1
+    for s in stores:
+        s.close()
+
+
+def test_an_event_id_is_first_delivered_once(store):
+    assert store.first_delivery("Ev1", NOW) is True
+    assert store.first_delivery("Ev1", NOW + timedelta(seconds=5)) is False
+    assert store.first_delivery("Ev2", NOW) is True
+
+
+def test_old_event_ids_are_forgotten(store):
+    store.first_delivery("Ev1", NOW)
+    later = NOW + timedelta(days=3)
+    assert store.first_delivery("Ev2", later, forget_before=later - timedelta(days=2)) is True
+    assert store.db.execute("SELECT event_id FROM events").fetchall() == [("Ev2",)]
+
+
+def test_settings_round_trip(store):
+    assert store.get_setting("daily_channel") is None
+    store.set_setting("daily_channel", "C1")
+    store.set_setting("daily_channel", "C2")
+    assert store.get_setting("daily_channel") == "C2"
+
+
+def test_delete_person_removes_every_row_about_them_and_nobody_else(store):
+    for person in ("local:ada", "local:bob"):
+        store.upsert_person(person, person[6:], "UTC", NOW)
+        store.set_pending(person, "q1", NOW)
+        attempt(store, person=person, review=lambda row: {
+            "state": 2, "step": None, "stability": 1.0, "difficulty": 5.0,
+            "due": NOW.isoformat(), "last_review": NOW.isoformat(), "reviews": 1})
+        attempt(store, person=person, question="q2")
+    assert store.delete_person("local:ada") == 2 + 1 + 1 + 1  # attempts, review, pending, person
+    for table in ("attempts", "reviews", "pending"):
+        rows = store.db.execute(f"SELECT DISTINCT person_id FROM {table}").fetchall()
+        assert rows == [("local:bob",)], table
+    assert store.person("local:ada") is None
+
+
+def test_many_threads_writing_attempts_at_once_lose_none(tmp_path):
+    store = Store(tmp_path / "busy.db")
+    people = [f"local:p{i}" for i in range(8)]
+    for person in people:
+        store.upsert_person(person, person, "UTC", NOW)
+    per_thread = 40
+    barrier = threading.Barrier(len(people))
+    errors = []
+
+    def write(person):
+        try:
+            barrier.wait()
+            for n in range(per_thread):
+                store.record_attempt(
+                    person, f"q{n % 5}", "answer", n % 101, "weak", (), (), "dm",
+                    NOW + timedelta(seconds=n), close_pending=True,
+                    review=lambda row: {"state": 2, "step": None, "stability": 1.0,
+                                        "difficulty": 5.0, "due": NOW.isoformat(),
+                                        "last_review": NOW.isoformat(),
+                                        "reviews": (row["reviews"] if row else 0) + 1})
+        except Exception as exc:  # collected so the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in people]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count_attempts() == len(people) * per_thread
+    # Every review count is exact: no read-modify-write was lost between threads.
+    for person in people:
+        assert sum(r["reviews"] for r in store.review_states(person)) == per_thread
+    store.close()
