@@ -280,13 +280,14 @@ class Store:
     def count_attempts(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
 
-    def scoring_rows(self, since: datetime | None = None) -> list[dict]:
-        """Every attempt (since a time) in the order they were made, for the leaderboard."""
-        sql = ("SELECT person_id, question_id, score, daily_id, created_at FROM attempts "
-               "{} ORDER BY created_at, id")
-        if since is None:
-            return list(self.db.query(sql.format("")))
-        return list(self.db.query(sql.format("WHERE created_at >= ?"), [iso(since)]))
+    def scoring_rows(self, since: datetime | None = None,
+                     until: datetime | None = None) -> list[dict]:
+        """Attempts in [since, until) in the order they were made, for the leaderboard."""
+        low = iso(since) if since else ""
+        high = iso(until) if until else "9999"
+        return list(self.db.query(
+            "SELECT person_id, question_id, score, daily_id, created_at FROM attempts "
+            "WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id", [low, high]))
 
     # privacy ---------------------------------------------------------------------------
     def export_person(self, person_id: str) -> dict | None:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.leaderboard import PARTICIPATION_POINTS, standings, week_start
+from bot.core.leaderboard import PARTICIPATION_POINTS, standings, week_end, week_start
 
 T0 = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday
 LA = ZoneInfo("America/Los_Angeles")
@@ -84,3 +84,10 @@ def test_the_week_boundary_across_the_daylight_saving_change():
         .astimezone(UTC) == datetime(2026, 3, 9, 7, 0, tzinfo=UTC)
     assert week_start(datetime(2026, 3, 5, tzinfo=UTC), "America/Los_Angeles") \
         .astimezone(UTC) == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def test_a_week_ends_at_the_next_monday_midnight_even_across_a_dst_change():
+    start = week_start(datetime(2026, 3, 5, tzinfo=UTC), "America/Los_Angeles")
+    end = week_end(start)
+    assert end == datetime(2026, 3, 9, 0, 0, tzinfo=LA)
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=167)

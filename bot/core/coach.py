@@ -9,11 +9,16 @@ here. Domain errors are the exceptions below; adapters turn them into friendly m
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.core import leaderboard, mastery, schedule, streaks
 from bot.core.corpus import Question, UnknownQuestion  # noqa: F401  (re-exported for adapters)
+from bot.core.exam import EXAM_NAMES, blueprint
 from bot.core.grade import Grade
+from bot.core.schedule import ReviewState, utc
 
 
 class CoachError(Exception):
@@ -72,7 +77,8 @@ class Stats:
     current_streak: int  # days in a row, counted in the person's time zone
     longest_streak: int
     reviews_due: int
-    readiness: float  # sum over domains of weight x mastery (0-1): practice coverage, not a pass prediction
+    # Sum over domains of weight x mastery (0-1): practice coverage, not a pass prediction.
+    readiness: float
     exam: str
 
 
@@ -108,28 +114,81 @@ class DailySummary:
     best: tuple[tuple[str, str, int], ...] = field(default=())  # (person_id, display_name, score)
 
 
+# How many past daily questions of a channel are not asked again there.
+DAILY_NO_REPEAT = 60
+# Processed Slack event ids are kept this long; Slack retries within minutes.
+EVENT_MEMORY = timedelta(days=2)
+HOW_TO_GET_A_QUESTION = "There is no open question right now: ask for one first."
+
+
 class Coach:
     """The study loop. Constructed with a Corpus, a Store, a Grader and settings."""
 
     def __init__(self, corpus, store, grader, *, exam: str = "mls-c01", tz: str = "UTC",
                  rng=None):
-        raise NotImplementedError
+        blueprint(exam)  # raises UnknownExam early
+        ZoneInfo(tz)
+        self.corpus = corpus
+        self.store = store
+        self.grader = grader
+        self.exam = exam.lower()
+        self.tz = tz
+        self.rng = rng if rng is not None else random.Random()
+
+    # model readiness (adapters use these to warm the model while the learner reads) ----
+    def warm_up(self) -> None:
+        """Start loading the grader's model in the background, if it has one to load."""
+        warm = getattr(self.grader, "warm_up", None)
+        if callable(warm):
+            warm()
+
+    @property
+    def ready(self) -> bool:
+        """True when grading will not wait for the model to load."""
+        return bool(getattr(self.grader, "ready", True))
 
     # people ---------------------------------------------------------------------------
     def register(self, person_id: str, display_name: str, tz: str = "UTC") -> Person:
         """Create or update a person (display name and time zone may change)."""
-        raise NotImplementedError
+        tz = _known_zone(tz, self.tz)
+        name = display_name.strip() or _default_name(person_id)
+        self.store.upsert_person(person_id, name, tz)
+        return Person(person_id, name, tz)
+
+    def person(self, person_id: str) -> Person | None:
+        row = self.store.person(person_id)
+        return Person(row["id"], row["display_name"], row["tz"]) if row else None
+
+    def _ensure(self, person_id: str) -> None:
+        self.store.ensure_person(person_id, _default_name(person_id), self.tz)
 
     # practice -------------------------------------------------------------------------
+    def question(self, question_id: str) -> Question:
+        """A question by id (a button's payload); raises UnknownQuestion."""
+        return self.corpus.get(question_id)
+
     def next_question(self, person_id: str, now: datetime, topic: str | None = None) -> Question:
         """Due reviews first, then new questions by domain weight tilted to the weakest domain;
         never the question just asked. `topic` matches a topic, domain or task fuzzily.
         The question becomes the person's pending question (persisted)."""
-        raise NotImplementedError
+        now = utc(now)
+        self._ensure(person_id)
+        last = self.store.pending(person_id)
+        last_asked = last["question_id"] if last else None
+        question = schedule.choose_next(
+            list(self.corpus), self._states(person_id), self.store.best_scores(person_id), now,
+            self.rng, self.exam, last_asked=last_asked, query=topic)
+        if question is None:
+            raise NoQuestionsLeft(self._nothing_left(topic, last_asked))
+        self.store.set_pending(person_id, question.id, now)
+        return question
 
     def pending(self, person_id: str) -> Question | None:
         """The open question awaiting this person's answer, if any."""
-        raise NotImplementedError
+        row = self.store.pending(person_id)
+        if not row or not row["is_open"] or row["question_id"] not in self.corpus:
+            return None
+        return self.corpus.get(row["question_id"])
 
     def answer(self, person_id: str, text: str, now: datetime, source: str = "cli",
                question_id: str | None = None) -> Feedback:
@@ -137,61 +196,210 @@ class Coach:
         update the review schedule and clear the pending question. Ungradable answers (empty,
         unclear choice) are not recorded and leave the question pending.
         Raises NoPendingQuestion, UnknownQuestion."""
-        raise NotImplementedError
+        now = utc(now)
+        if question_id is None:
+            open_question = self.pending(person_id)
+            if open_question is None:
+                raise NoPendingQuestion(HOW_TO_GET_A_QUESTION)
+            question = open_question
+        else:
+            question = self.corpus.get(question_id)
+        self._ensure(person_id)
+        return self._grade_and_record(person_id, question, text, now, source)
+
+    def _grade_and_record(self, person_id: str, question: Question, text: str, now: datetime,
+                          source: str, daily_id: int | None = None) -> Feedback:
+        grade = self.grader.grade(question, text)
+        if not grade.gradable:
+            return Feedback(question=question, grade=grade, recorded=False)
+        best_before = self.store.best_scores(person_id).get(question.id)
+        updated: list[ReviewState] = []
+
+        def next_state(row: dict | None) -> dict:
+            # Runs inside the write transaction, so two answers at once cannot lose a review.
+            previous = ReviewState.from_dict(row) if row else None
+            state = schedule.review(previous, question.id, grade.band, now)
+            updated.append(state)
+            return state.to_dict()
+
+        self.store.record_attempt(
+            person_id, question.id, text, grade.score, grade.band, grade.covered, grade.missed,
+            source, now, review=next_state, daily_id=daily_id, close_pending=True)
+        return Feedback(question=question, grade=grade, recorded=True, best_before=best_before,
+                        next_review=updated[-1].due if updated else None)
 
     def hint(self, person_id: str, question_id: str | None = None) -> str:
-        raise NotImplementedError
+        if question_id is not None:
+            question = self.corpus.get(question_id)
+        else:
+            question = self.pending(person_id)
+            if question is None:
+                raise NoPendingQuestion(HOW_TO_GET_A_QUESTION)
+        if question.hint:
+            return question.hint
+        if question.is_choice:
+            return "Rule out the options that are clearly wrong first, then compare the rest."
+        return (f"Think about {', '.join(question.topics)}; a strong answer makes "
+                f"{len(question.key_points)} distinct points.")
 
     def skip(self, person_id: str, now: datetime, topic: str | None = None) -> Question:
         """Drop the pending question (no attempt recorded) and return the next one."""
-        raise NotImplementedError
+        self.store.close_pending(person_id)
+        return self.next_question(person_id, now, topic)
 
     def topics(self) -> list[str]:
-        raise NotImplementedError
+        return self.corpus.topics()
+
+    def _states(self, person_id: str) -> list[ReviewState]:
+        return [ReviewState.from_dict(r) for r in self.store.review_states(person_id)]
+
+    def _nothing_left(self, topic: str | None, last_asked: str | None) -> str:
+        if topic and not schedule.match_filter(topic, list(self.corpus)):
+            close = schedule.closest_labels(topic, list(self.corpus))
+            suggestion = f" Try {', '.join(close)}." if close else ""
+            return f"No question matches “{topic}”.{suggestion}"
+        if last_asked:
+            what = f"on “{topic}”" if topic else "in the bank"
+            return f"That was the only question {what}; try another topic."
+        return "The question bank is empty."
 
     # progress -------------------------------------------------------------------------
     def stats(self, person_id: str, now: datetime) -> Stats:
-        raise NotImplementedError
+        now = utc(now)
+        person = self.person(person_id)
+        if person is None:
+            raise UnknownPerson(f"No progress stored for {_default_name(person_id)} yet.")
+        attempts, average = self.store.attempt_summary(person_id)
+        rows = mastery.domain_mastery(list(self.corpus), self.store.best_scores(person_id),
+                                      self.exam)
+        times = [datetime.fromisoformat(t) for t in self.store.attempt_times(person_id)]
+        current, longest = streaks.streaks(times, person.tz, now)
+        due = [s for s in schedule.due_reviews(self._states(person_id), now)
+               if s.question_id in self.corpus]
+        return Stats(
+            person=person, attempts=attempts,
+            average_score=round(average, 1) if average is not None else None,
+            domains=tuple(DomainMastery(d, w, m, a, t) for d, w, m, a, t in rows),
+            current_streak=current, longest_streak=longest, reviews_due=len(due),
+            readiness=mastery.readiness(rows), exam=self.exam)
+
+    def exam_name(self) -> str:
+        return EXAM_NAMES[self.exam]
 
     def leaderboard(self, now: datetime, period: str = "week", person_id: str | None = None,
                     limit: int = 10) -> Board:
-        raise NotImplementedError
+        now = utc(now)
+        if period not in ("week", "all"):
+            raise CoachError(f"The board is by “week” or “all” time, not “{period}”.")
+        since = until = None
+        if period == "week":
+            since = leaderboard.week_start(now, self.tz)
+            until = leaderboard.week_end(since)
+        standing = leaderboard.standings(self.store.scoring_rows(since, until))
+        names = self.store.display_names()
+        entries = [BoardEntry(rank, s.person_id, names.get(s.person_id, s.person_id), s.points)
+                   for rank, s in enumerate(standing, start=1)]
+        me = next((e for e in entries if e.person_id == person_id), None)
+        return Board(period=period, since=since, entries=tuple(entries[:limit]), me=me)
 
     def forget(self, person_id: str) -> int:
         """Delete every row about the person; returns how many rows went."""
-        raise NotImplementedError
+        if self.store.person(person_id) is None:
+            raise UnknownPerson(f"Nothing is stored about {_default_name(person_id)}.")
+        return self.store.delete_person(person_id)
 
     def export(self, person_id: str) -> dict:
         """Everything stored about the person, JSON-serialisable."""
-        raise NotImplementedError
+        data = self.store.export_person(person_id)
+        if data is None:
+            raise UnknownPerson(f"Nothing is stored about {_default_name(person_id)}.")
+        return {"exam": self.exam, **data}
 
     # the daily channel question ------------------------------------------------------
     def claim_daily(self, channel: str, now: datetime) -> DailyPost | None:
         """Claim today's post for the channel (today in the workspace time zone) and pick its
         question. Returns None when today's post was already claimed, by this process or any
         other: the guard is a unique row in the database."""
-        raise NotImplementedError
+        now = utc(now)
+        day = now.astimezone(ZoneInfo(self.tz)).date()
+        if self.store.daily_by_day(channel, day) is not None:
+            return None
+        recent = set(self.store.recent_daily_questions(channel, DAILY_NO_REPEAT))
+        pool = [q for q in self.corpus if q.id not in recent] or list(self.corpus)
+        if not pool:
+            raise NoQuestionsLeft("The question bank is empty.")
+        question = schedule.pick_new(pool, blueprint(self.exam), self.exam, self.rng)
+        if self.store.claim_daily(channel, day, question.id, now) is None:
+            return None
+        return DailyPost(channel=channel, day=day, question=question, ts=None)
 
     def record_daily_ts(self, channel: str, day: date, ts: str) -> None:
-        raise NotImplementedError
+        self.store.set_daily_ts(channel, day, ts)
 
     def daily_for_thread(self, channel: str, thread_ts: str) -> DailyPost:
         """Raises NotADailyThread."""
-        raise NotImplementedError
+        row = self.store.daily_by_ts(channel, thread_ts)
+        if row is None:
+            raise NotADailyThread("That thread is not a daily question.")
+        return self._post(row)
 
     def previous_daily(self, channel: str, before: date) -> DailyPost | None:
-        raise NotImplementedError
+        row = self.store.previous_daily(channel, before)
+        return self._post(row) if row else None
 
     def answer_daily(self, person_id: str, channel: str, thread_ts: str, text: str,
                      now: datetime) -> Feedback:
         """Grade a thread reply to a daily post (source "daily"); participation points once
         per person per post."""
-        raise NotImplementedError
+        now = utc(now)
+        row = self.store.daily_by_ts(channel, thread_ts)
+        if row is None:
+            raise NotADailyThread("That thread is not a daily question.")
+        question = self.corpus.get(row["question_id"])
+        self._ensure(person_id)
+        return self._grade_and_record(person_id, question, text, now, "daily",
+                                      daily_id=row["id"])
 
     def daily_summary(self, post: DailyPost) -> DailySummary:
-        raise NotImplementedError
+        row = self.store.daily_by_day(post.channel, post.day)
+        attempts = self.store.daily_attempts(row["id"]) if row else []
+        best: dict[str, tuple[str, int, str]] = {}  # person -> (name, best score, first at)
+        for a in attempts:
+            known = best.get(a["person_id"])
+            if known is None or a["score"] > known[1]:
+                best[a["person_id"]] = (a["display_name"], a["score"], a["created_at"])
+        ranked = sorted(best.items(), key=lambda item: (-item[1][1], item[1][2], item[0]))
+        average = (round(sum(score for _, score, _ in best.values()) / len(best), 1)
+                   if best else None)
+        return DailySummary(post=post, answered=len(best), average_score=average,
+                            best=tuple((pid, name, score) for pid, (name, score, _) in ranked[:3]))
+
+    def _post(self, row: dict) -> DailyPost:
+        return DailyPost(channel=row["channel"], day=date.fromisoformat(row["day"]),
+                         question=self.corpus.get(row["question_id"]), ts=row["ts"])
 
     # Slack delivery bookkeeping ------------------------------------------------------
     def first_delivery(self, event_id: str, now: datetime) -> bool:
         """True the first time an event id is seen, False for every retry (atomic in the DB)."""
-        raise NotImplementedError
+        now = utc(now)
+        return self.store.first_delivery(event_id, now, forget_before=now - EVENT_MEMORY)
+
+    # workspace settings (e.g. the daily channel and time set by `/mlsprep daily`) ------
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        return self.store.get_setting(key, default)
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.store.set_setting(key, value)
+
+
+def _default_name(person_id: str) -> str:
+    """"local:ada" -> "ada"; "slack:T1:U2" -> "U2"."""
+    return person_id.rsplit(":", 1)[-1] or person_id
+
+
+def _known_zone(tz: str, fallback: str) -> str:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return fallback
+    return tz

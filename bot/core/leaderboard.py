@@ -30,6 +30,11 @@ def week_start(now: datetime, tz: str) -> datetime:
     return datetime.combine(monday, time(0), tzinfo=zone)
 
 
+def week_end(start: datetime) -> datetime:
+    """The Monday 00:00 after `start`, on the wall clock (a DST week is 167 or 169 hours)."""
+    return datetime.combine(start.date() + timedelta(days=7), time(0), tzinfo=start.tzinfo)
+
+
 def standings(rows: Iterable[Mapping]) -> list[Standing]:
     """Points per person, best first. `rows` are attempts in the order they were made, each
     with person_id, question_id, score, daily_id (or None) and created_at (ISO text)."""
