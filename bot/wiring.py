@@ -1,0 +1,77 @@
+"""Building the coach from settings: the store, the bank, the model and the grader, wired once.
+
+Both adapters (the terminal coach and the Slack bot) start here. Nothing heavy happens at
+build time: the model loads on the first answer that needs it, or in the background when an
+adapter calls `coach.warm_up()`.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+
+from bot.config import Settings
+from bot.core.coach import Coach
+from bot.core.corpus import load_corpus
+from bot.store import Store
+
+
+class LazyGrader:
+    """The scorer's Grader, built on first use so that starting the coach costs no model load.
+
+    `warm_up()` loads the model and builds the Grader in a background thread; `ready` says
+    whether grading can start without waiting for either."""
+
+    def __init__(self, embedder):
+        self.embedder = embedder
+        self._grader = None
+        self._lock = threading.Lock()
+
+    def _build(self):
+        with self._lock:
+            if self._grader is None:
+                from bot.core.scoring import Grader
+
+                self._grader = Grader(self.embedder)
+        return self._grader
+
+    def grade(self, question, text):
+        return self._build().grade(question, text)
+
+    def warm_up(self) -> threading.Thread:
+        def load() -> None:
+            try:
+                self.embedder.load()
+                self._build()
+            except Exception:  # the first real grade() meets the error and reports it
+                pass
+
+        thread = threading.Thread(target=load, name="grader-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def ready(self) -> bool:
+        return self._grader is not None and bool(getattr(self.embedder, "ready", True))
+
+
+def default_embedder(settings: Settings):
+    """The real sentence-transformers adapter, with its vector cache beside the database."""
+    from bot import embeddings
+
+    cache_for = getattr(embeddings, "cache_path_for", None)
+    if cache_for is None:  # a scorer without a disk cache
+        return embeddings.Embedder(settings.model)
+    return embeddings.Embedder(settings.model, cache_path=cache_for(settings.database_path))
+
+
+def build_coach(settings: Settings, embedder=None, *, grader=None,
+                rng: random.Random | None = None) -> Coach:
+    """The coach for these settings: Store at DATABASE_PATH, the bank at MLSPREP_CORPUS (or
+    corpus/), and the Grader over `embedder` (default: the real model, loaded lazily).
+    `grader` replaces the real one entirely (tests)."""
+    store = Store(settings.database_path)
+    corpus = load_corpus(settings.corpus_path or None)
+    if grader is None:
+        grader = LazyGrader(embedder if embedder is not None else default_embedder(settings))
+    return Coach(corpus, store, grader, exam=settings.exam, tz=settings.tz, rng=rng)
