@@ -1,0 +1,114 @@
+"""Build the Bolt app, wire the listeners to a coach, and expose it over WSGI.
+
+`register(app, coach, settings)` is the one place listeners get their dependencies, so a test
+hands in its own coach, clock and Web API client. `build_wsgi` is what gunicorn serves:
+`POST /slack/events` (events, commands and interactivity) and `GET /healthz`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot.config import Settings
+from bot.core.coach import Coach
+from bot.slack import listeners
+from bot.slack.daily import DailyScheduler, SettingsStore
+from bot.slack.runtime import Runtime, utc_now
+from bot.slack.work import Work
+
+log = logging.getLogger("mlsprep.slack")
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+WEB_API_TIMEOUT_SECONDS = 15
+RATE_LIMIT_RETRIES = 3  # each waits the Retry-After Slack sends
+CONNECTION_RETRIES = 2
+
+
+def build_client(settings: Settings) -> WebClient:
+    """The Web API client: SLACK_API_URL, and retries on HTTP 429 and dropped connections."""
+    return WebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url,
+        timeout=WEB_API_TIMEOUT_SECONDS,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES),
+                        RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)])
+
+
+def register(app: App, coach: Coach, settings: Settings, *,
+             clock: Callable[[], datetime] = utc_now, work: Work | None = None,
+             settings_store: SettingsStore | None = None) -> Runtime:
+    """Wire every listener to this coach; returns the runtime (scheduler, pool) for the caller.
+
+    Starts the model's warm-up in the background: requests are acked while it loads, and
+    answers wait in the pool's queue until it is ready.
+    """
+    auth = app.client.auth_test()
+    coach.warm_up()
+    rt = Runtime(coach=coach, settings=settings, client=app.client,
+                 work=work or Work(ready=lambda: coach.ready), clock=clock,
+                 bot_user_id=auth.get("user_id", ""), team_id=auth.get("team_id", ""))
+    # The coach keeps workspace settings (the daily channel and time) in the database.
+    rt.daily = DailyScheduler(rt, settings_store or coach)
+    listeners.register(app, rt)
+    return rt
+
+
+def build_app(settings: Settings, coach: Coach, *, client: WebClient | None = None,
+              clock: Callable[[], datetime] = utc_now, work: Work | None = None,
+              settings_store: SettingsStore | None = None) -> tuple[App, Runtime]:
+    settings.require("slack_bot_token", "slack_signing_secret")
+    app = App(
+        client=client or build_client(settings),
+        signing_secret=settings.slack_signing_secret,
+        name="mlsprep",
+        logger=log,
+        # Listeners run in the request thread and only hand work to the pool: the ack never
+        # waits for a pool thread, however many answers are being graded.
+        process_before_response=True,
+    )
+    return app, register(app, coach, settings, clock=clock, work=work,
+                         settings_store=settings_store)
+
+
+def build_wsgi(app: App, rt: Runtime) -> Callable:
+    """The WSGI application: Bolt at /slack/events, plus /healthz for monitoring."""
+    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def wsgi(environ, start_response):
+        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in (
+                "GET", "HEAD"):
+            body = json.dumps({"ok": True, "model_ready": rt.work.ready,
+                               "answers_waiting": rt.work.waiting}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"),
+                                      ("Content-Length", str(len(body)))])
+            return [body]
+        return slack(environ, start_response)
+
+    return wsgi
+
+
+def create(settings: Settings, *, socket_mode: bool = False) -> tuple[App, Runtime]:
+    """Production wiring: the real coach (its model warming up in the background) and the app.
+
+    The caller starts the daily scheduler, in exactly one place.
+    """
+    from bot.wiring import build_coach
+
+    coach = build_coach(settings)
+    if not socket_mode:
+        return build_app(settings, coach)
+    settings.require("slack_bot_token", "slack_app_token")
+    app = App(client=build_client(settings), name="mlsprep", logger=log,
+              signing_secret=settings.slack_signing_secret, process_before_response=True)
+    return app, register(app, coach, settings)

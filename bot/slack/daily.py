@@ -1,0 +1,125 @@
+"""The daily channel question: when it is due, posting it once, and summarising the day before.
+
+The guard against a second post is the coach's `claim_daily` (a unique row in the database),
+so restarts and a second process cannot post twice; the scheduler only decides *when* to try.
+Time comes from the runtime's clock, so tests drive days by moving the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date, datetime
+from typing import Protocol
+
+from bot.core.coach import DailyPost
+from bot.slack import blocks
+from bot.slack.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY_SECONDS = 30
+CHANNEL_KEY = "slack.daily_channel"
+TIME_KEY = "slack.daily_time"
+
+
+class SettingsStore(Protocol):
+    def get_setting(self, key: str, default: str | None = None) -> str | None: ...
+    def set_setting(self, key: str, value: str) -> None: ...
+
+
+class MemorySettings:
+    """Fallback when no persistent settings store is handed in (a lost schedule on restart)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        return self._values.get(key, default)
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._values[key] = value
+
+
+class DailyScheduler:
+    def __init__(self, rt: Runtime, store: SettingsStore | None = None):
+        self.rt = rt
+        self.store = store or MemorySettings()
+        self._posted: dict[str, date] = {}  # a cache only: the database decides
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # where and when -------------------------------------------------------------------------
+    def schedule(self) -> tuple[str, str]:
+        """(channel, "HH:MM"): what `/mlsprep daily` set, else the environment."""
+        channel = self.store.get_setting(CHANNEL_KEY) or self.rt.settings.daily_channel
+        at = self.store.get_setting(TIME_KEY) or self.rt.settings.daily_time
+        return channel, at
+
+    def set_schedule(self, channel: str, at: str) -> None:
+        self.store.set_setting(CHANNEL_KEY, channel)
+        self.store.set_setting(TIME_KEY, at)
+
+    def local_day(self, now: datetime) -> date:
+        return now.astimezone(self.rt.settings.zone).date()
+
+    def due(self, now: datetime) -> str | None:
+        """The channel whose question is due at `now`, if any (not yet posted today)."""
+        channel, at = self.schedule()
+        if not channel:
+            return None
+        local = now.astimezone(self.rt.settings.zone)
+        if local.strftime("%H:%M") < at or self._posted.get(channel) == local.date():
+            return None
+        return channel
+
+    # posting --------------------------------------------------------------------------------
+    def tick(self, now: datetime) -> DailyPost | None:
+        channel = self.due(now)
+        return self.post(channel, now) if channel else None
+
+    def post(self, channel: str, now: datetime) -> DailyPost | None:
+        """Post today's question in the channel unless it was posted already (None then)."""
+        with self._lock:
+            post = self.rt.coach.claim_daily(channel, now)
+            self._posted[channel] = self.local_day(now)
+            if post is None:
+                return None
+            sent = self.rt.client.chat_postMessage(
+                channel=channel, text=blocks.question_text(post.question),
+                blocks=blocks.daily_question_blocks(post), unfurl_links=False)
+            self.rt.coach.record_daily_ts(channel, post.day, sent["ts"])
+            log.info("posted the daily question %s in %s", post.question.id, channel)
+            self._summarise_previous(channel, post.day)
+            return post
+
+    def _summarise_previous(self, channel: str, day: date) -> None:
+        previous = self.rt.coach.previous_daily(channel, before=day)
+        if previous is None or not previous.ts:
+            return
+        summary = self.rt.coach.daily_summary(previous)
+        self.rt.client.chat_postMessage(
+            channel=channel, thread_ts=previous.ts, text=blocks.daily_summary_text(summary),
+            blocks=blocks.daily_summary_blocks(summary))
+
+    # the background thread -------------------------------------------------------------------
+    def start(self, every: float = CHECK_EVERY_SECONDS) -> threading.Thread:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, args=(every,),
+                                            name="mlsprep-daily", daemon=True)
+            self._thread.start()
+        return self._thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self, every: float) -> None:
+        while True:
+            try:
+                self.tick(self.rt.now())
+            except Exception:  # the loop must outlive a Slack outage or a locked database
+                log.exception("daily question check failed")
+            if self._stop.wait(every):
+                return

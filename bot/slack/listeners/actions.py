@@ -1,0 +1,182 @@
+"""Buttons: Next, Hint, Skip, one per choice option, Start practice, and forget-me's confirmation.
+
+Button values come back from the client and are checked like any input: a value this app could
+not have produced, or one for a question that is no longer open, gets a clear message and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from slack_bolt import App
+
+from bot.core.coach import CoachError, UnknownPerson
+from bot.slack import blocks
+from bot.slack.listeners.messages import WARMING_UP
+from bot.slack.replies import ask, friendly, post, say
+from bot.slack.runtime import Runtime, person_id
+from bot.slack.text import (
+    TamperedValue,
+    parse_choice_value,
+    parse_question_value,
+    parse_topic_value,
+)
+
+log = logging.getLogger(__name__)
+
+TAMPERED = ("That button didn't carry anything I recognise, so I did nothing. "
+            "Say `next` for a fresh question.")
+STALE = ("That question is no longer open (answered or skipped), so I did nothing. "
+         "Say `next` for a fresh one.")
+
+
+@dataclass(frozen=True)
+class Click:
+    """One button click, as plain values."""
+
+    team: str
+    user: str
+    channel: str  # "" when the button is not in a conversation (App Home)
+    message_ts: str
+    action_id: str
+    value: str
+
+
+def parse_click(body: dict) -> Click:
+    action = (body.get("actions") or [{}])[0]
+    user = body.get("user") or {}
+    return Click(team=user.get("team_id") or (body.get("team") or {}).get("id", ""),
+                 user=user.get("id", ""),
+                 channel=(body.get("channel") or {}).get("id", ""),
+                 message_ts=(body.get("container") or {}).get("message_ts", ""),
+                 action_id=action.get("action_id", ""),
+                 value=str(action.get("value", "")))
+
+
+def register(app: App, rt: Runtime) -> None:
+    def on(action_id, job):
+        @app.action(action_id)
+        def listener(ack, body, respond):
+            ack()
+            rt.work.submit(job, rt, parse_click(body), respond)
+
+        return listener
+
+    on(blocks.NEXT, on_next)
+    on(blocks.START, on_next)
+    on(blocks.HINT, on_hint)
+    on(blocks.SKIP, on_skip)
+    on(re.compile(re.escape(blocks.CHOICE_PREFIX) + r"[A-Z]$"), on_choice)
+    on(blocks.FORGET_YES, on_forget)
+    on(blocks.FORGET_NO, on_forget_cancel)
+
+
+def _channel(rt: Runtime, click: Click) -> str:
+    return click.channel or rt.open_dm(click.user)
+
+
+def on_next(rt: Runtime, click: Click, respond) -> None:
+    channel = _channel(rt, click)
+    try:
+        topic = parse_topic_value(click.value)
+    except TamperedValue:
+        say(rt, channel, TAMPERED)
+        return
+    pid = rt.person(click.team, click.user)
+    ask(rt, pid, channel, topic, skip=rt.coach.pending(pid) is not None,
+        intro="Here's your next question.")
+
+
+def _open_question(rt: Runtime, click: Click, pid: str, question_id: str, channel: str):
+    pending = rt.coach.pending(pid)
+    if pending is None or pending.id != question_id:
+        say(rt, channel, STALE)
+        return None
+    return pending
+
+
+def on_hint(rt: Runtime, click: Click, respond) -> None:
+    channel = _channel(rt, click)
+    try:
+        question_id = parse_question_value(click.value)
+    except TamperedValue:
+        say(rt, channel, TAMPERED)
+        return
+    pid = rt.person(click.team, click.user)
+    question = _open_question(rt, click, pid, question_id, channel)
+    if question is None:
+        return
+    try:
+        hint = rt.coach.hint(pid, question_id)
+    except (CoachError, KeyError) as exc:
+        say(rt, channel, friendly(exc))
+        return
+    post(rt, channel, blocks.hint_blocks(question, hint), f"Hint: {hint}")
+
+
+def on_skip(rt: Runtime, click: Click, respond) -> None:
+    channel = _channel(rt, click)
+    try:
+        question_id = parse_question_value(click.value)
+    except TamperedValue:
+        say(rt, channel, TAMPERED)
+        return
+    pid = rt.person(click.team, click.user)
+    if _open_question(rt, click, pid, question_id, channel) is None:
+        return
+    ask(rt, pid, channel, skip=True, intro="Skipped. Try this one instead.")
+
+
+def on_choice(rt: Runtime, click: Click, respond) -> None:
+    channel = _channel(rt, click)
+    try:
+        question_id, letter = parse_choice_value(click.value, click.action_id)
+    except TamperedValue:
+        say(rt, channel, TAMPERED)
+        return
+    pid = rt.person(click.team, click.user)
+    question = _open_question(rt, click, pid, question_id, channel)
+    if question is None:
+        return
+    if letter not in question.letters or not question.is_choice:
+        say(rt, channel, TAMPERED)
+        return
+    if rt.work.when_ready(grade_choice, rt, click, pid, question, letter, rt.now()):
+        say(rt, channel, WARMING_UP)
+
+
+def grade_choice(rt: Runtime, click: Click, pid: str, question, letter: str, now) -> None:
+    channel = _channel(rt, click)
+    try:
+        feedback = rt.coach.answer(pid, letter, now, source="dm", question_id=question.id)
+    except (CoachError, KeyError) as exc:
+        say(rt, channel, friendly(exc))
+        return
+    if feedback.recorded and click.message_ts and click.channel:
+        # The options become a plain record of the choice, so the buttons cannot be re-clicked.
+        rt.client.chat_update(channel=click.channel, ts=click.message_ts,
+                              text=blocks.question_text(question),
+                              blocks=blocks.question_blocks(question, answered=(letter,)))
+    post(rt, channel, blocks.feedback_blocks(feedback), blocks.feedback_text(feedback))
+
+
+def on_forget(rt: Runtime, click: Click, respond) -> None:
+    # The person is whoever clicked: the button's value names nobody, so it cannot be aimed
+    # at someone else.
+    pid = person_id(click.team or rt.team_id, click.user)
+    try:
+        removed = rt.coach.forget(pid)
+    except UnknownPerson:
+        removed = 0
+    rt.forget_profile(pid)
+    log.info("forgot a person on request (%d rows)", removed)
+    respond(text=f"Done: I deleted everything I stored about you ({removed} records).",
+            replace_original=True, response_type="ephemeral")
+
+
+def on_forget_cancel(rt: Runtime, click: Click, respond) -> None:
+    respond(text="Cancelled: nothing was deleted.", replace_original=True,
+            response_type="ephemeral")

@@ -1,0 +1,63 @@
+"""Sending: the few ways the bot answers, shared by every kind of listener."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from bot.core.coach import CoachError, NoQuestionsLeft, Question, UnknownQuestion
+from bot.slack import blocks
+from bot.slack.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def friendly(error: Exception) -> str:
+    """A domain error as a sentence for the learner."""
+    if isinstance(error, UnknownQuestion):
+        return ("That question is no longer in the bank (it may have been renamed). "
+                "Say `next` for a new one.")
+    if isinstance(error, CoachError):
+        return str(error)
+    return "Something went wrong on my side; nothing you sent was lost. Please try again."
+
+
+def post(rt: Runtime, channel: str, message_blocks: list[dict], text: str) -> dict:
+    return rt.client.chat_postMessage(channel=channel, blocks=message_blocks, text=text,
+                                      unfurl_links=False, unfurl_media=False).data
+
+
+def say(rt: Runtime, channel: str, text: str) -> dict:
+    return post(rt, channel, blocks.notice_blocks(text), text)
+
+
+def ephemeral(rt: Runtime, channel: str, user: str, message_blocks: list[dict], text: str,
+              thread_ts: str | None = None) -> None:
+    rt.client.chat_postEphemeral(channel=channel, user=user, blocks=message_blocks, text=text,
+                                 thread_ts=thread_ts)
+
+
+def ask(rt: Runtime, pid: str, channel: str, topic: str | None = None,
+        intro: str = "", skip: bool = False) -> Question | None:
+    """Pick the person's next question (dropping the open one when `skip`) and post it."""
+    try:
+        if skip:
+            question = rt.coach.skip(pid, rt.now(), topic=topic)
+        else:
+            question = rt.coach.next_question(pid, rt.now(), topic=topic)
+    except NoQuestionsLeft:
+        what = f"about `{topic}`" if topic else "left for you right now"
+        say(rt, channel, f"I have no questions {what}. `/mlsprep topics` lists what I can ask.")
+        return None
+    post(rt, channel, blocks.question_blocks(question, intro=intro),
+         blocks.question_text(question))
+    return question
+
+
+def react(rt: Runtime, channel: str, ts: str, name: str) -> None:
+    try:
+        rt.client.reactions_add(channel=channel, timestamp=ts, name=name)
+    except SlackApiError as exc:
+        if exc.response.get("error") != "already_reacted":
+            raise

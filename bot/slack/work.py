@@ -1,0 +1,112 @@
+"""The work pool: everything a listener does after its ack, and the queue for answers that
+arrive while the model is still loading.
+
+Listeners run their ack in the HTTP request thread and hand the rest to this pool, so a burst
+of answers being graded can fill the pool but never delays an ack. Grading jobs go through
+`when_ready`: while the model loads they wait in a list (not in a pool thread), and a watcher
+submits them all the moment it is ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+log = logging.getLogger(__name__)
+
+# Grading is CPU-bound on a small model: a few threads keep the cores busy; more only queue.
+DEFAULT_WORKERS = 4
+
+
+class Work:
+    def __init__(self, workers: int = DEFAULT_WORKERS,
+                 ready: Callable[[], bool] = lambda: True, poll: float = 0.2):
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlsprep-work")
+        self._ready = ready
+        self._poll = poll
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[Callable, tuple]] = []
+        self._open = False
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._pending: set[Future] = set()
+
+    @property
+    def ready(self) -> bool:
+        return self._open or self._ready()
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+    def submit(self, fn: Callable, *args) -> Future:
+        future = self._pool.submit(self._guarded, fn, *args)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def when_ready(self, fn: Callable, *args) -> bool:
+        """Run fn once the model is ready; True when it had to wait (the caller may say so)."""
+        with self._lock:
+            if not (self._open or self._ready()):
+                self._waiting.append((fn, args))
+                self._ensure_watcher()
+                return True
+            self._open = True
+        self.submit(fn, *args)
+        return False
+
+    def idle(self, timeout: float = 10.0) -> bool:
+        """Wait until nothing is queued or running (tests and shutdown)."""
+        deadline = threading.Event()
+        timer = threading.Timer(timeout, deadline.set)
+        timer.start()
+        try:
+            while not deadline.is_set():
+                with self._lock:
+                    busy = [f for f in self._pending if not f.done()]
+                    if not busy and not self._waiting:
+                        return True
+                deadline.wait(0.02)
+            return False
+        finally:
+            timer.cancel()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+    # internals ------------------------------------------------------------------------------
+    def _ensure_watcher(self) -> None:
+        if self._watcher is None or not self._watcher.is_alive():
+            self._watcher = threading.Thread(target=self._watch, name="mlsprep-model-watch",
+                                             daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self._poll):
+            if self._ready():
+                with self._lock:
+                    self._open = True
+                    waiting, self._waiting = self._waiting, []
+                log.info("model ready: scoring %d queued answer(s)", len(waiting))
+                for fn, args in waiting:
+                    self.submit(fn, *args)
+                return
+
+    def _done(self, future: Future) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    @staticmethod
+    def _guarded(fn: Callable, *args) -> None:
+        # The outermost layer of a background job: a failure is logged, never lost silently,
+        # and never takes the pool thread down.
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("background job %s failed", getattr(fn, "__name__", fn))
