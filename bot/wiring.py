@@ -19,11 +19,12 @@ from bot.store import Store
 class LazyGrader:
     """The scorer's Grader, built on first use so that starting the coach costs no model load.
 
-    `warm_up()` loads the model and builds the Grader in a background thread; `ready` says
-    whether grading can start without waiting for either."""
+    `warm_up()` loads the model, builds the Grader and encodes the bank's reference side in a
+    background thread; `ready` says whether grading can start without waiting for the model."""
 
-    def __init__(self, embedder):
+    def __init__(self, embedder, questions=()):
         self.embedder = embedder
+        self.questions = tuple(questions)  # encoded ahead by warm_up, when the scorer can
         self._grader = None
         self._lock = threading.Lock()
 
@@ -42,7 +43,10 @@ class LazyGrader:
         def load() -> None:
             try:
                 self.embedder.load()
-                self._build()
+                grader = self._build()
+                warm = getattr(grader, "warm", None)
+                if callable(warm):  # the reference answers' vectors, through the disk cache
+                    warm(self.questions)
             except Exception:  # the first real grade() meets the error and reports it
                 pass
 
@@ -73,5 +77,6 @@ def build_coach(settings: Settings, embedder=None, *, grader=None,
     store = Store(settings.database_path)
     corpus = load_corpus(settings.corpus_path or None)
     if grader is None:
-        grader = LazyGrader(embedder if embedder is not None else default_embedder(settings))
+        grader = LazyGrader(embedder if embedder is not None else default_embedder(settings),
+                            questions=corpus)
     return Coach(corpus, store, grader, exam=settings.exam, tz=settings.tz, rng=rng)
