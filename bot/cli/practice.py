@@ -99,9 +99,9 @@ class Session:
         exam = self.coach.exam.upper()
         self.say(f"mlsprep · {exam} practice as {self.person.split(':', 1)[1]}"
                  + (f" · filter “{self.topic}”" if self.topic else ""))
-        self.say("Answer in as many lines as you like and finish with an empty line; choice "
-                 "questions take one line.")
-        self.say(HELP)
+        self.wrapped("Answer in as many lines as you like and finish with an empty line; "
+                     "choice questions take one line.")
+        self.wrapped(HELP)
         try:
             question = self._first_question()
         except NoQuestionsLeft as exc:
@@ -156,7 +156,7 @@ class Session:
                 self.say(f"\n(Back to the question: {_short(question.prompt)})")
                 continue
             if command == "help":
-                self.say(HELP)
+                self.wrapped(HELP)
                 continue
             text = first if question.is_choice else self._rest_of_answer(first)
             if not question.is_choice and not text.strip():

@@ -10,6 +10,7 @@ import argparse
 import getpass
 import json
 import sys
+import textwrap
 from datetime import UTC, datetime
 
 from bot.config import Settings
@@ -102,9 +103,11 @@ def render_stats(stats: Stats) -> str:
     width = max(len(d.domain) for d in stats.domains)
     for d in stats.domains:
         lines.append(f"  {d.domain:<{width}}  {bar(d.mastery)} {d.mastery:>4.0%}  "
-                     f"{d.attempted}/{d.total} tried, weight {d.weight:.0%}")
-    lines += ["", f"practice coverage: {stats.readiness:.0%} of the blueprint, weighted "
-              "(how much of the exam you have practised well; not a pass prediction)"]
+                     f"{d.attempted}/{d.total} tried · weight {d.weight:.0%}")
+    lines.append("")
+    lines += textwrap.wrap(f"practice coverage: {stats.readiness:.0%} of the blueprint, "
+                           "weighted by domain (how much of the exam you have practised well; "
+                           "not a pass prediction)", 88)
     return "\n".join(lines)
 
 
