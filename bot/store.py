@@ -105,7 +105,8 @@ def parse_time(text: str) -> datetime:
 
 
 class Store:
-    """The project's database. Safe to share between threads."""
+    """The project's database. Safe to share between threads (each gets a connection of its
+    own, so ":memory:" is one database per thread: use a file wherever threads are involved)."""
 
     def __init__(self, path: str | Path):
         self.path = str(path)

@@ -197,3 +197,18 @@ def test_many_threads_writing_attempts_at_once_lose_none(tmp_path):
     for person in people:
         assert sum(r["reviews"] for r in store.review_states(person)) == per_thread
     store.close()
+
+
+def test_a_new_migration_upgrades_an_existing_file_and_keeps_its_rows(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    old = Store(path)
+    old.upsert_person("local:ada", "ada", "UTC", NOW)
+    old.close()
+    monkeypatch.setattr("bot.store.MIGRATIONS",
+                        MIGRATIONS + ("ALTER TABLE people ADD COLUMN locale TEXT",))
+    upgraded = Store(path)
+    assert upgraded.version == len(MIGRATIONS) + 1
+    assert upgraded.person("local:ada") == {"id": "local:ada", "display_name": "ada",
+                                            "tz": "UTC", "created_at": NOW.isoformat(
+                                                timespec="microseconds"), "locale": None}
+    upgraded.close()
