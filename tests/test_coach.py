@@ -327,3 +327,28 @@ def test_a_retried_event_is_recognised(make_coach):
     coach = make_coach()
     assert coach.first_delivery("Ev123", NOW)
     assert not coach.first_delivery("Ev123", NOW + timedelta(seconds=30))
+
+
+# --- people and the model's readiness ----------------------------------------------------
+
+def test_register_updates_name_and_zone_and_falls_back_on_an_unknown_zone(make_coach):
+    coach = make_coach(tz="Europe/Berlin")
+    coach.register(ADA, "Ada", "Asia/Tokyo")
+    assert coach.register(ADA, "Ada L.", "Mars/Olympus").tz == "Europe/Berlin"
+    assert coach.person(ADA).display_name == "Ada L."
+
+
+def test_warm_up_is_passed_to_a_grader_that_has_one(make_coach):
+    class SlowGrader:
+        ready = False
+        warmed = 0
+
+        def warm_up(self):
+            self.warmed += 1
+
+    grader = SlowGrader()
+    coach = make_coach(grader=grader)
+    assert not coach.ready
+    coach.warm_up()
+    assert grader.warmed == 1
+    assert make_coach().ready  # the scripted grader has nothing to load
