@@ -1,13 +1,93 @@
-"""Placeholder until this command is built (see the open issues)."""
+"""`serve [--socket]`: run the Slack bot.
+
+HTTP (the default): gunicorn serves Bolt's WSGI adapter on $PORT, with Events API, slash
+commands and interactivity at POST /slack/events and GET /healthz for monitoring. One gunicorn
+worker process with a pool of threads: the model is loaded once, and the daily scheduler runs
+in that one process (the database guard would also stop a second one from posting twice).
+`--socket` runs Socket Mode over SLACK_APP_TOKEN instead, for a `worker:` process without a
+public URL. Slack libraries are imported only when the command runs, so `--help` stays fast.
+"""
+
+from __future__ import annotations
 
 import argparse
-import sys
+import logging
+
+from bot.config import Settings
+
+# Enough request threads that acks never queue behind each other: each ack only parses the
+# payload and hands the work to the pool, so a thread is busy for milliseconds.
+HTTP_THREADS = 16
+WORKER_TIMEOUT_SECONDS = 120  # gthread heartbeat, well above any single request
 
 
 def configure(parser: argparse.ArgumentParser, name: str) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.add_argument("--socket", action="store_true",
+                        help="run Socket Mode with SLACK_APP_TOKEN instead of HTTP")
+    parser.add_argument("--port", type=int, help="HTTP port (default: PORT, else 3000)")
 
 
 def run(args: argparse.Namespace) -> int:
-    print(f"mlsprep: '{args.command}' is not built yet", file=sys.stderr)
-    return 2
+    settings = Settings.from_env()
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.socket:
+        settings.require("slack_bot_token", "slack_app_token")
+        return run_socket_mode(settings)
+    settings.require("slack_bot_token", "slack_signing_secret")
+    return run_http(settings, args.port or settings.port)
+
+
+def run_http(settings: Settings, port: int) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    running = {}  # the worker's runtime, for the exit hook
+
+    def worker_exit(server, worker):
+        if "rt" in running:
+            running["rt"].close()
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in {
+                "bind": f"0.0.0.0:{port}",
+                "workers": 1,
+                "worker_class": "gthread",
+                "threads": HTTP_THREADS,
+                "timeout": WORKER_TIMEOUT_SECONDS,
+                "graceful_timeout": 10,
+                "accesslog": "-",
+                # The request line and status only: no headers, so no signature ever lands in
+                # a log.
+                "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(L)ss',
+                "proc_name": "mlsprep",
+                "worker_exit": worker_exit,
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            # Runs in the worker process, so the model, the threads and the scheduler live
+            # where the requests are served.
+            from bot.slack.app import build_wsgi, create
+
+            app, rt = create(settings)
+            running["rt"] = rt
+            rt.daily.start()
+            return build_wsgi(app, rt)
+
+    Server().run()
+    return 0
+
+
+def run_socket_mode(settings: Settings) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.slack.app import create
+
+    app, rt = create(settings, socket_mode=True)
+    rt.daily.start()
+    try:
+        SocketModeHandler(app, app_token=settings.slack_app_token).start()
+    finally:
+        rt.close()
+    return 0

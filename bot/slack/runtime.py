@@ -78,6 +78,19 @@ class Runtime:
                 or user.get("name") or user_id)
         return name, user.get("tz") or self.settings.tz
 
+    def close(self) -> None:
+        """Shutdown, once: stop the scheduler, finish queued work, stop the model's warm-up.
+
+        A process must not exit while torch works in another thread (it aborts), so the
+        coach's background model work is stopped and waited for last.
+        """
+        if self.daily is not None:
+            self.daily.stop()
+        self.work.shutdown()
+        close = getattr(self.coach, "close", None)
+        if callable(close):
+            close()
+
     def open_dm(self, user_id: str) -> str:
         return self.client.conversations_open(users=user_id)["channel"]["id"]
 

@@ -152,7 +152,9 @@ def grade_choice(rt: Runtime, click: Click, pid: str, question, letter: str, now
     channel = _channel(rt, click)
     try:
         feedback = rt.coach.answer(pid, letter, now, source="dm", question_id=question.id)
-    except (CoachError, KeyError) as exc:
+    except Exception as exc:  # a domain error, or the grader failed: the question stays open
+        if not isinstance(exc, CoachError | KeyError):
+            log.exception("grading a choice failed")
         say(rt, channel, friendly(exc))
         return
     if feedback.recorded and click.message_ts and click.channel:

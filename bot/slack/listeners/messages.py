@@ -107,7 +107,9 @@ def handle_dm(rt: Runtime, event_id: str, team: str, user: str, channel: str,
 def grade_dm(rt: Runtime, pid: str, channel: str, text: str, now) -> None:
     try:
         feedback = rt.coach.answer(pid, text, now, source="dm")
-    except (CoachError, KeyError) as exc:
+    except Exception as exc:  # a domain error, or the grader failed: the question stays open
+        if not isinstance(exc, CoachError | KeyError):
+            log.exception("grading a DM answer failed")
         say(rt, channel, friendly(exc))
         return
     post(rt, channel, blocks.feedback_blocks(feedback), blocks.feedback_text(feedback))
@@ -138,7 +140,9 @@ def grade_thread_reply(rt: Runtime, pid: str, user: str, channel: str, thread_ts
                        text: str, now) -> None:
     try:
         feedback = rt.coach.answer_daily(pid, channel, thread_ts, text, now)
-    except (CoachError, KeyError) as exc:
+    except Exception as exc:  # a domain error, or the grader failed: nothing was recorded
+        if not isinstance(exc, CoachError | KeyError):
+            log.exception("grading a thread reply failed")
         ephemeral(rt, channel, user, blocks.notice_blocks(friendly(exc)), friendly(exc),
                   thread_ts)
         return

@@ -1,0 +1,182 @@
+"""Practice in the bot's DM, end to end: question, answer, feedback, buttons, App Home."""
+
+from __future__ import annotations
+
+from conftest import texts
+from standin import TEAM
+
+from bot.slack import blocks
+from bot.slack.runtime import person_id
+
+ADA = "U0ADA"
+DM = "D" + ADA
+PID = person_id(TEAM, ADA)
+
+
+def posts(slack, channel: str = DM):
+    return slack.standin.of("chat.postMessage", channel=channel)
+
+
+def buttons(message_blocks):
+    return [e for b in message_blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def ask_until(slack, want, user: str = ADA, tries: int = 40):
+    """Ask (then skip) until the open question is of the wanted kind; returns (question, post)."""
+    slack.dm(user, "quiz")
+    for _ in range(tries):
+        slack.idle()
+        question = slack.coach.pending(person_id(TEAM, user))
+        if question is not None and want(question):
+            return question, posts(slack, "D" + user)[-1]
+        slack.dm(user, "skip")
+    raise AssertionError("no question of the wanted kind came up")
+
+
+def test_a_dm_gets_a_question_and_the_answer_gets_scored_feedback(slack):
+    assert slack.dm(ADA, "hi").status == 200
+    slack.standin.wait_for("chat.postMessage", channel=DM)
+    question, _ = ask_until(slack, lambda q: q.type == "open")
+    shown = posts(slack)[-1]
+    assert question.prompt in texts(shown.args["blocks"])
+    assert [b["action_id"] for b in buttons(shown.args["blocks"])] == [blocks.HINT, blocks.SKIP]
+    # the person was registered with the name users.info gave
+    assert slack.coach.person(PID).display_name == "Ada"
+
+    count = len(posts(slack))
+    slack.dm(ADA, question.reference_answer)
+    feedback = slack.standin.wait_for("chat.postMessage", count=count + 1, channel=DM)[-1]
+    text = texts(feedback.args["blocks"])
+    assert feedback.args["text"].startswith("Score ")
+    assert "▰" in text and "/100" in text
+    assert "✓" in text  # the reference answer covers its own key points
+    assert "Reference answer" in text
+    assert [b["action_id"] for b in buttons(feedback.args["blocks"])] == [blocks.NEXT]
+    assert slack.rows("attempts") == 1
+    assert slack.coach.pending(PID) is None
+
+    # Next asks a new question in the same DM
+    slack.click(blocks.NEXT, "", ADA, DM, feedback.result["ts"])
+    slack.standin.wait_for("chat.postMessage", count=count + 2, channel=DM)
+    assert slack.coach.pending(PID) is not None
+
+
+def test_a_choice_question_is_answered_by_its_button(slack):
+    question, shown = ask_until(slack, lambda q: q.type in ("mcq", "truefalse"))
+    choice = [b for b in buttons(shown.args["blocks"])
+              if b["action_id"].startswith(blocks.CHOICE_PREFIX)]
+    assert len(choice) == len(question.options)
+    right = next(b for b in choice if b["action_id"].endswith(question.answer[0]))
+    message_ts = shown.result["ts"]
+    count = len(posts(slack))
+
+    response, _ = slack.click(right["action_id"], right["value"], ADA, DM, message_ts)
+    assert response.status == 200
+    feedback = slack.standin.wait_for("chat.postMessage", count=count + 1, channel=DM)[-1]
+    assert "100/100" in texts(feedback.args["blocks"])
+    assert question.answer_text() in texts(feedback.args["blocks"])
+    # the question message loses its buttons and records the choice
+    update = slack.standin.wait_for("chat.update", channel=DM)[0]
+    assert buttons(update.args["blocks"]) == []
+    assert f"You answered *{question.answer[0]}*" in texts(update.args["blocks"])
+    assert slack.rows("attempts") == 1
+
+    # clicking again (or an old message's button) changes nothing
+    slack.click(right["action_id"], right["value"], ADA, DM, message_ts)
+    stale = slack.standin.wait_for("chat.postMessage", count=count + 2, channel=DM)[-1]
+    assert "no longer open" in stale.args["text"]
+    slack.idle()
+    assert slack.rows("attempts") == 1
+
+
+def test_typing_the_letter_answers_a_choice_question(slack):
+    question, _ = ask_until(slack, lambda q: q.type == "mcq")
+    count = len(posts(slack))
+    wrong = next(letter for letter in question.letters if letter not in question.answer)
+    slack.dm(ADA, wrong.lower())
+    feedback = slack.standin.wait_for("chat.postMessage", count=count + 1, channel=DM)[-1]
+    assert "0/100" in texts(feedback.args["blocks"])
+    assert slack.rows("attempts") == 1
+
+
+def test_tampered_button_values_are_refused_and_change_nothing(slack):
+    question, _ = ask_until(slack, lambda q: q.type == "mcq")
+    slack.idle()
+    count = len(posts(slack))
+    letter = question.letters[0]
+    forged = [
+        (blocks.CHOICE_PREFIX + letter, f"{question.id}:{question.letters[1]}"),  # mismatch
+        (blocks.CHOICE_PREFIX + letter, "../../../etc/passwd:A"),
+        (blocks.CHOICE_PREFIX + "Z", f"{question.id}:Z"),  # no such option
+        (blocks.CHOICE_PREFIX + letter, f"another-question:{letter}"),  # not the open one
+        (blocks.HINT, "<script>"),
+        (blocks.SKIP, "not-the-open-question"),
+        (blocks.NEXT, "x" * 500),
+    ]
+    for action_id, value in forged:
+        assert slack.click(action_id, value, ADA, DM, "1.1")[0].status == 200
+    replies = slack.standin.wait_for("chat.postMessage", count=count + len(forged), channel=DM)
+    for reply in replies[count:]:
+        assert ("didn't carry anything I recognise" in reply.args["text"]
+                or "no longer open" in reply.args["text"]), reply.args["text"]
+    assert slack.rows("attempts") == 0
+    assert slack.coach.pending(PID) == question  # the open question is untouched
+
+
+def test_hint_and_skip_buttons(slack):
+    question, shown = ask_until(slack, lambda q: q.type == "open")
+    count = len(posts(slack))
+    slack.click(blocks.HINT, question.id, ADA, DM, "1.1")
+    hint = slack.standin.wait_for("chat.postMessage", count=count + 1, channel=DM)[-1]
+    assert hint.args["text"].startswith("Hint:")
+    assert slack.coach.pending(PID) == question
+    slack.click(blocks.SKIP, question.id, ADA, DM, "1.1")
+    slack.standin.wait_for("chat.postMessage", count=count + 2, channel=DM)
+    slack.idle()
+    assert slack.coach.pending(PID) not in (None, question)
+    assert slack.rows("attempts") == 0
+
+
+def test_bad_input_gets_a_clear_message_and_loses_nothing(slack):
+    question, _ = ask_until(slack, lambda q: q.type == "open")
+    count = len(posts(slack))
+    slack.dm(ADA, "x " * 3000)  # 6,000 characters
+    too_long = slack.standin.wait_for("chat.postMessage", count=count + 1, channel=DM)[-1]
+    assert "4,000" in too_long.args["text"] and "still open" in too_long.args["text"]
+    slack.dm(ADA, "<@U0BOB> <!here>")  # nothing but markup
+    empty = slack.standin.wait_for("chat.postMessage", count=count + 2, channel=DM)[-1]
+    assert "couldn't find any text" in empty.args["text"]
+    slack.idle()
+    assert slack.rows("attempts") == 0
+    assert slack.coach.pending(PID) == question
+    # Slack markup around a real answer is stripped before grading
+    slack.dm(ADA, f"*{question.reference_answer}* <https://docs.aws.amazon.com/x|docs>")
+    feedback = slack.standin.wait_for("chat.postMessage", count=count + 3, channel=DM)[-1]
+    assert feedback.args["text"].startswith("Score ")
+    with_markup = slack.coach.export(PID)
+    assert "<https" not in str(with_markup)
+
+
+def test_an_unknown_topic_gets_a_helpful_reply(slack):
+    slack.dm(ADA, "ask quantum basket weaving")
+    reply = slack.standin.wait_for("chat.postMessage", channel=DM)[-1]
+    assert "quantum basket weaving" in reply.args["text"]
+    assert slack.coach.pending(PID) is None
+
+
+def test_app_home_shows_progress_and_starts_practice(slack):
+    slack.event({"type": "app_home_opened", "user": ADA, "channel": DM, "tab": "home"})
+    view = slack.standin.wait_for("views.publish", user_id=ADA)[0].args["view"]
+    text = texts(view["blocks"])
+    assert view["type"] == "home"
+    assert "Streak" in text and "reviews due" in text and "Readiness" in text
+    assert "not a prediction of passing" in text
+    for domain in ("Data Engineering", "Exploratory Data Analysis", "Modeling"):
+        assert domain in text
+    start = buttons(view["blocks"])[0]
+    assert start["action_id"] == blocks.START
+    # Start practice from the Home tab: no channel in the payload, so the bot opens the DM
+    slack.click(blocks.START, "", ADA)
+    slack.standin.wait_for("conversations.open", users=ADA)
+    question = slack.standin.wait_for("chat.postMessage", channel=DM)[-1]
+    assert slack.coach.pending(PID).prompt in texts(question.args["blocks"])
