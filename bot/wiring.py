@@ -20,13 +20,17 @@ class LazyGrader:
     """The scorer's Grader, built on first use so that starting the coach costs no model load.
 
     `warm_up()` loads the model, builds the Grader and encodes the bank's reference side in a
-    background thread; `ready` says whether grading can start without waiting for the model."""
+    background thread; `ready` says whether grading can start without waiting for the model.
+    `close()` stops that work and waits for it: a process must not exit while torch is busy
+    in another thread (it aborts with "terminate called without an active exception")."""
 
     def __init__(self, embedder, questions=()):
         self.embedder = embedder
         self.questions = tuple(questions)  # encoded ahead by warm_up, when the scorer can
         self._grader = None
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def _build(self):
         with self._lock:
@@ -40,19 +44,35 @@ class LazyGrader:
         return self._build().grade(question, text)
 
     def warm_up(self) -> threading.Thread:
-        def load() -> None:
-            try:
-                self.embedder.load()
-                grader = self._build()
-                warm = getattr(grader, "warm", None)
-                if callable(warm):  # the reference answers' vectors, through the disk cache
-                    warm(self.questions)
-            except Exception:  # the first real grade() meets the error and reports it
-                pass
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._warm, name="grader-warm-up",
+                                            daemon=True)
+            self._thread.start()
+        return self._thread
 
-        thread = threading.Thread(target=load, name="grader-warm-up", daemon=True)
-        thread.start()
-        return thread
+    def _warm(self) -> None:
+        try:
+            self.embedder.load()
+            grader = self._build()
+            warm = getattr(grader, "warm", None)
+            if not callable(warm):
+                return
+            # The reference answers' vectors, a question at a time so close() can stop it.
+            for question in self.questions:
+                if self._stop.is_set():
+                    return
+                warm([question])
+        except Exception:  # the first real grade() meets the error and reports it
+            pass
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop warming up and wait (up to `timeout` seconds) for the model work in flight;
+        True when nothing is left running."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
 
     @property
     def ready(self) -> bool:

@@ -8,6 +8,7 @@ end of input ends the session with exit status 0.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from bot.core.exam import TASKS
 from bot.core.schedule import match_filter
 
 WIDTH = 88
+QUIT_WAIT = 0.5  # seconds to let background model work finish at the end of a session
 COMMANDS = {
     "hint": "a nudge for this question",
     "skip": "another question (nothing recorded)",
@@ -52,9 +54,17 @@ def run(args: argparse.Namespace) -> int:
     name = (args.name or default_name()).strip()
     coach.register(person_id(name), name, settings.tz)
     try:
-        return Session(coach, person_id(name), topic=args.topic).run()
-    finally:
-        coach.store.close()
+        status = Session(coach, person_id(name), topic=args.topic).run()
+    except KeyboardInterrupt:
+        print()
+        status = 130
+    if not coach.close(timeout=QUIT_WAIT):
+        # The model is still loading: a normal exit would abort in torch's threads, and
+        # waiting for the load would hang a quick `quit`. Everything is written already.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 class Session:
@@ -70,6 +80,7 @@ class Session:
         self.out = stdout or sys.stdout
         self.clock = clock
         self.echo = not _isatty(self.stdin)
+        self.told_loading = False
         self.scores: list[int] = []
         self.asked = 0
 
@@ -77,10 +88,11 @@ class Session:
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
 
-    def wrapped(self, text: str, indent: str = "") -> None:
+    def wrapped(self, text: str, indent: str = "", hang: str = "") -> None:
+        """Print text wrapped to WIDTH; `hang` indents continuation lines further."""
         for paragraph in text.splitlines() or [""]:
             self.say(textwrap.fill(paragraph, WIDTH, initial_indent=indent,
-                                   subsequent_indent=indent) if paragraph else "")
+                                   subsequent_indent=indent + hang) if paragraph else "")
 
     def readline(self, prompt: str) -> str | None:
         """One line without its newline, or None at end of input."""
@@ -163,8 +175,9 @@ class Session:
                 self.wrapped("That was an empty answer. Type your answer and finish it with an "
                          "empty line, or `skip` for another question.")
                 continue
-            if not self.coach.ready:
+            if not question.is_choice and not self.coach.ready and not self.told_loading:
                 self.say("(Loading the scoring model for the first answer; a few seconds.)")
+                self.told_loading = True
             try:
                 feedback = self.coach.answer(self.person, text, self.clock(), source="cli")
             except CoachError as exc:
@@ -198,7 +211,7 @@ class Session:
             self.say(f"   task {question.task}: {task}")
         self.wrapped(question.prompt)
         for letter, option in zip(question.letters, question.options, strict=True):
-            self.wrapped(f"{letter}) {option}", indent="  ")
+            self.wrapped(f"{letter}) {option}", indent="  ", hang="   ")
         if question.type == "multi":
             self.say(f"(choose {len(question.answer)}: letters on one line, e.g. "
                      f"“{' '.join(question.letters[:len(question.answer)]).lower()}”)")
@@ -218,11 +231,17 @@ class Session:
             chosen = ", ".join(grade.chosen) or "-"
             self.say(f"You chose {chosen}; the answer is {', '.join(question.answer)}.")
         for point in grade.covered:
-            self.wrapped(f"✓ {point}", indent="  ")
+            self.wrapped(f"✓ {point}", indent="  ", hang="  ")
         for point in grade.missed:
-            self.wrapped(f"✗ {point}", indent="  ")
-        self.say("Reference answer:" if not question.is_choice else "Why:")
-        self.wrapped(question.solution(), indent="  ")
+            self.wrapped(f"✗ {point}", indent="  ", hang="  ")
+        if question.is_choice:
+            self.say("Answer:")
+            for letter in question.answer:
+                self.wrapped(f"{letter}) {question.option(letter)}", indent="  ", hang="   ")
+            self.wrapped(question.explanation, indent="  ")
+        else:
+            self.say("Reference answer:")
+            self.wrapped(question.reference_answer, indent="  ")
         notes = []
         if feedback.best_before is not None:
             notes.append(f"your best before: {feedback.best_before}")

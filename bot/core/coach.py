@@ -147,6 +147,15 @@ class Coach:
         """True when grading will not wait for the model to load."""
         return bool(getattr(self.grader, "ready", True))
 
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop background model work (waiting up to `timeout` seconds) and close the store;
+        call once, at shutdown. False when model work is still running: the caller should
+        then leave with os._exit, as torch aborts a normal exit under a busy thread."""
+        close = getattr(self.grader, "close", None)
+        idle = close(timeout) if callable(close) else True
+        self.store.close()
+        return idle
+
     # people ---------------------------------------------------------------------------
     def register(self, person_id: str, display_name: str, tz: str = "UTC") -> Person:
         """Create or update a person (display name and time zone may change)."""
