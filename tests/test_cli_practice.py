@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_CORPUS
 
 from bot.cli.practice import Session
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_CORPUS = ROOT / "tests" / "fixtures" / "corpus"
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 ADA = "local:ada"
 OPEN_ID, CHOICE_ID = "fx-least-privilege", "fx-kms-encryption"  # the two "security" items
