@@ -172,8 +172,8 @@ class Session:
                 continue
             text = first if question.is_choice else self._rest_of_answer(first)
             if not question.is_choice and not text.strip():
-                self.wrapped("That was an empty answer. Type your answer and finish it with an "
-                         "empty line, or `skip` for another question.")
+                self.wrapped("That was an empty answer. Type your answer and finish it with "
+                             "an empty line, or `skip` for another question.")
                 continue
             if not question.is_choice and not self.coach.ready and not self.told_loading:
                 self.say("(Loading the scoring model for the first answer; a few seconds.)")
