@@ -280,6 +280,6 @@ def _when(due: datetime, now: datetime) -> str:
     seconds = (due - now).total_seconds()
     if seconds < 3600:
         return f"in {max(1, round(seconds / 60))} min"
-    if seconds < 2 * 86400:
+    if seconds < 36 * 3600:
         return f"in {round(seconds / 3600)} h"
     return f"in {round(seconds / 86400)} days"
