@@ -29,6 +29,17 @@ from bot.slack.work import Work
 
 log = logging.getLogger("mlsprep.slack")
 
+
+class _NoTokenSkippedWarning(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN "will be unused" when handed a client: the client
+    carries that same token, so the warning would only alarm whoever reads the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+log.addFilter(_NoTokenSkippedWarning())
+
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 WEB_API_TIMEOUT_SECONDS = 15

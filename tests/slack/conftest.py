@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import count
@@ -211,21 +212,29 @@ def slack_settings(tmp_path, standin: StandIn, **extra) -> Settings:
     return Settings.from_env(env)
 
 
+@contextmanager
+def serve(app, rt, standin: StandIn, settings: Settings, clock: Clock):
+    """Serve the app's WSGI callable on a free loopback port; shut everything down after."""
+    server = make_server("127.0.0.1", 0, build_wsgi(app, rt),
+                         server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield SlackBot(f"http://127.0.0.1:{server.server_port}", standin, rt.coach, rt, clock,
+                       settings.database_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+        rt.close()
+
+
 @pytest.fixture
 def slack(tmp_path, standin, embedder):
     settings = slack_settings(tmp_path, standin)
     clock = Clock()
     coach = build_coach(settings, embedder=embedder)
     app, rt = build_app(settings, coach, clock=clock)
-    server = make_server("127.0.0.1", 0, build_wsgi(app, rt),
-                         server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    bot = SlackBot(f"http://127.0.0.1:{server.server_port}", standin, coach, rt, clock,
-                   settings.database_path)
-    # The model is loaded once per session; the grader over it is built by the app's warm-up.
-    wait_until(lambda: rt.work.ready, timeout=60, what="the grader to be ready")
-    yield bot
-    server.shutdown()
-    server.server_close()
-    rt.close()
+    with serve(app, rt, standin, settings, clock) as bot:
+        # The model is loaded once per session; the grader over it is built by the warm-up.
+        wait_until(lambda: rt.work.ready, timeout=60, what="the grader to be ready")
+        yield bot
