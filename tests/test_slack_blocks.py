@@ -95,10 +95,17 @@ def test_a_choice_question_gets_one_button_per_option_carrying_its_letter():
     assert "A bigger instance &lt;x&gt; &amp; y" in all_text(built)
 
 
-def test_a_multi_answer_question_is_typed_not_clicked():
+def test_a_multi_answer_question_gets_checkboxes_and_a_submit_button():
     built = blocks.question_blocks(MULTI)
-    assert not [b for b in buttons(built) if b["action_id"].startswith(blocks.CHOICE_PREFIX)]
-    assert "a and c" in all_text(built)
+    elements = buttons(built)
+    assert not [b for b in elements if b["action_id"].startswith(blocks.CHOICE_PREFIX)]
+    boxes = next(e for e in elements if e["type"] == "checkboxes")
+    assert boxes["action_id"] == blocks.PICK
+    assert [o["value"] for o in boxes["options"]] == ["two-of-three:A", "two-of-three:B",
+                                                      "two-of-three:C"]
+    assert [e["action_id"] for e in elements if e["type"] == "button"] == [
+        blocks.SUBMIT, blocks.HINT, blocks.SKIP]
+    assert "a and c" in all_text(built)  # typing the letters works too
 
 
 def test_an_answered_choice_question_loses_its_buttons():

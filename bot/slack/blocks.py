@@ -18,6 +18,8 @@ NEXT = "mlsprep_next"
 HINT = "mlsprep_hint"
 SKIP = "mlsprep_skip"
 CHOICE_PREFIX = "mlsprep_choice_"  # + the option letter
+PICK = "mlsprep_pick"  # the checkboxes of a multi-answer item
+SUBMIT = "mlsprep_submit"  # ... and the button that answers with the ticked ones
 START = "mlsprep_start"
 FORGET_YES = "mlsprep_forget_yes"
 FORGET_NO = "mlsprep_forget_no"
@@ -108,24 +110,33 @@ def question_blocks(question: Question, *, intro: str = "",
         blocks.append(section("\n".join(lines)))
     labels = [f"{question.domain} · task {question.task}", question.difficulty]
     if question.type == "multi":
-        labels.append("pick every correct option, e.g. `a and c`")
+        labels.append("more than one option is correct")
     blocks.append(context(esc(" · ".join(labels))))
     if answered:
         blocks.append(context(f"You answered *{esc(', '.join(answered))}*."))
         return blocks
-    if question.is_choice and question.type != "multi":
+    question_buttons = [button("Hint", HINT, question.id), button("Skip", SKIP, question.id)]
+    if question.type == "multi":
+        blocks.append(actions(
+            {"type": "checkboxes", "action_id": PICK,
+             "options": [{"text": {"type": "mrkdwn",
+                                   "text": cut(f"*{letter})* {esc(option)}", BUTTON_LIMIT)},
+                          "value": choice_value(question.id, letter)}
+                         for letter, option in zip(question.letters, question.options,
+                                                   strict=True)]},
+            block_id=f"choices:{question.id}"))
+        question_buttons.insert(0, button("Submit", SUBMIT, question.id, style="primary"))
+        how = "Tick every correct option and Submit, or type the letters, e.g. `a and c`."
+    elif question.is_choice:
         blocks.append(actions(
             *(button(f"{letter}) {option}", CHOICE_PREFIX + letter,
                      choice_value(question.id, letter))
               for letter, option in zip(question.letters, question.options, strict=True)),
             block_id=f"choices:{question.id}"))
         how = "Click an option, or type its letter."
-    elif question.is_choice:
-        how = "Type the letters of every correct option, e.g. `a and c`."
     else:
         how = "Reply with your answer in a message: the key ideas matter more than polish."
-    blocks.append(actions(button("Hint", HINT, question.id), button("Skip", SKIP, question.id),
-                          block_id=f"question:{question.id}"))
+    blocks.append(actions(*question_buttons, block_id=f"question:{question.id}"))
     blocks.append(context(how))
     return blocks
 

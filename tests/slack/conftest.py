@@ -129,10 +129,10 @@ class SlackBot:
         return self.post(body, "application/x-www-form-urlencoded"), name
 
     def click(self, action_id: str, value: str, user: str, channel: str | None = None,
-              message_ts: str | None = None) -> tuple[Response, str]:
+              message_ts: str | None = None, state: dict | None = None) -> tuple[Response, str]:
         name = f"act{next(self._ids)}"
         body = action_body(action_id, value, user, channel, message_ts,
-                           self.standin.response_url(name))
+                           self.standin.response_url(name), state=state)
         return self.post(body, "application/x-www-form-urlencoded"), name
 
     def next_ts(self) -> str:
@@ -217,7 +217,7 @@ def serve(app, rt, standin: StandIn, settings: Settings, clock: Clock):
     """Serve the app's WSGI callable on a free loopback port; shut everything down after."""
     server = make_server("127.0.0.1", 0, build_wsgi(app, rt),
                          server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield SlackBot(f"http://127.0.0.1:{server.server_port}", standin, rt.coach, rt, clock,

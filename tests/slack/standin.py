@@ -43,7 +43,8 @@ class StandIn:
         self._failures: dict[str, list[tuple[int, int]]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
 
     # lifecycle ---------------------------------------------------------------------------------
     @property
@@ -219,7 +220,8 @@ def command_body(text: str, user: str, channel: str, response_url: str,
 
 
 def action_body(action_id: str, value: str, user: str, channel: str | None,
-                message_ts: str | None, response_url: str, team: str = TEAM) -> str:
+                message_ts: str | None, response_url: str, team: str = TEAM,
+                state: dict | None = None) -> str:
     payload = {"type": "block_actions", "team": {"id": team, "domain": "test"},
                "user": {"id": user, "team_id": team, "username": user.lower()},
                "api_app_id": "A0APP", "trigger_id": "1.2.3", "response_url": response_url,
@@ -231,4 +233,6 @@ def action_body(action_id: str, value: str, user: str, channel: str | None,
                                 "channel_id": channel, "is_ephemeral": False}
     else:
         payload["container"] = {"type": "view", "view_id": "V1"}
+    if state is not None:
+        payload["state"] = {"values": state}
     return urlencode({"payload": json.dumps(payload)})

@@ -89,6 +89,32 @@ def test_a_choice_question_is_answered_by_its_button(slack):
     assert slack.rows("attempts") == 1
 
 
+def test_a_multi_answer_question_is_answered_by_ticking_and_submitting(slack):
+    question, shown = ask_until(slack, lambda q: q.type == "multi")
+    boxes = next(e for e in buttons(shown.args["blocks"]) if e["type"] == "checkboxes")
+    block_id = next(b["block_id"] for b in shown.args["blocks"]
+                    if boxes in b.get("elements", []))
+    count = len(posts(slack))
+
+    def state(letters):
+        picked = [o for o in boxes["options"] if o["value"].endswith(tuple(letters))]
+        return {block_id: {blocks.PICK: {"type": "checkboxes", "selected_options": picked}}}
+
+    # ticking a box is acknowledged and changes nothing by itself
+    assert slack.click(blocks.PICK, "", ADA, DM, shown.result["ts"],
+                       state=state(question.answer[:1]))[0].status == 200
+    slack.click(blocks.SUBMIT, question.id, ADA, DM, shown.result["ts"], state=state(()))
+    nothing = slack.standin.wait_for("chat.postMessage", count=count + 1, channel=DM)[-1]
+    assert "Tick every option" in nothing.args["text"]
+    slack.click(blocks.SUBMIT, question.id, ADA, DM, shown.result["ts"],
+                state=state(question.answer))
+    feedback = slack.standin.wait_for("chat.postMessage", count=count + 2, channel=DM)[-1]
+    assert "100/100" in texts(feedback.args["blocks"])
+    update = slack.standin.wait_for("chat.update", channel=DM)[0]
+    assert f"You answered *{', '.join(question.answer)}*" in texts(update.args["blocks"])
+    assert slack.rows("attempts") == 1
+
+
 def test_typing_the_letter_answers_a_choice_question(slack):
     question, _ = ask_until(slack, lambda q: q.type == "mcq")
     count = len(posts(slack))
@@ -112,6 +138,7 @@ def test_tampered_button_values_are_refused_and_change_nothing(slack):
         (blocks.HINT, "<script>"),
         (blocks.SKIP, "not-the-open-question"),
         (blocks.NEXT, "x" * 500),
+        (blocks.SUBMIT, question.id),  # Submit on a single-answer item
     ]
     for action_id, value in forged:
         assert slack.click(action_id, value, ADA, DM, "1.1")[0].status == 200

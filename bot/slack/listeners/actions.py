@@ -43,6 +43,7 @@ class Click:
     message_ts: str
     action_id: str
     value: str
+    ticked: tuple[str, ...] = ()  # the values of the ticked checkboxes, for Submit
 
 
 def parse_click(body: dict) -> Click:
@@ -53,7 +54,17 @@ def parse_click(body: dict) -> Click:
                  channel=(body.get("channel") or {}).get("id", ""),
                  message_ts=(body.get("container") or {}).get("message_ts", ""),
                  action_id=action.get("action_id", ""),
-                 value=str(action.get("value", "")))
+                 value=str(action.get("value", "")),
+                 ticked=_ticked(body))
+
+
+def _ticked(body: dict) -> tuple[str, ...]:
+    values = ((body.get("state") or {}).get("values") or {})
+    found = []
+    for block in values.values() if isinstance(values, dict) else ():
+        picked = (block or {}).get(blocks.PICK) or {}
+        found.extend(str(o.get("value", "")) for o in picked.get("selected_options") or ())
+    return tuple(found)
 
 
 def register(app: App, rt: Runtime) -> None:
@@ -70,6 +81,11 @@ def register(app: App, rt: Runtime) -> None:
     on(blocks.HINT, on_hint)
     on(blocks.SKIP, on_skip)
     on(re.compile(re.escape(blocks.CHOICE_PREFIX) + r"[A-Z]$"), on_choice)
+    on(blocks.SUBMIT, on_submit)
+
+    @app.action(blocks.PICK)
+    def on_tick(ack):
+        ack()  # ticking a box only changes the form; Submit answers
     on(blocks.FORGET_YES, on_forget)
     on(blocks.FORGET_NO, on_forget_cancel)
 
@@ -141,17 +157,44 @@ def on_choice(rt: Runtime, click: Click, respond) -> None:
     question = _open_question(rt, click, pid, question_id, channel)
     if question is None:
         return
-    if letter not in question.letters or not question.is_choice:
+    if letter not in question.letters or question.type not in ("mcq", "truefalse"):
         say(rt, channel, TAMPERED)
         return
-    if rt.work.when_ready(grade_choice, rt, click, pid, question, letter, rt.now()):
+    if rt.work.when_ready(grade_choice, rt, click, pid, question, (letter,), rt.now()):
         say(rt, channel, WARMING_UP)
 
 
-def grade_choice(rt: Runtime, click: Click, pid: str, question, letter: str, now) -> None:
+def on_submit(rt: Runtime, click: Click, respond) -> None:
+    """Submit on a multi-answer item: answer with the ticked options."""
     channel = _channel(rt, click)
     try:
-        feedback = rt.coach.answer(pid, letter, now, source="dm", question_id=question.id)
+        question_id = parse_question_value(click.value)
+        ticked = [parse_choice_value(value) for value in click.ticked]
+    except TamperedValue:
+        say(rt, channel, TAMPERED)
+        return
+    pid = rt.person(click.team, click.user)
+    question = _open_question(rt, click, pid, question_id, channel)
+    if question is None:
+        return
+    letters = sorted({letter for _, letter in ticked})
+    if (any(qid != question_id for qid, _ in ticked) or question.type != "multi"
+            or not set(letters) <= set(question.letters)):
+        say(rt, channel, TAMPERED)
+        return
+    if not letters:
+        say(rt, channel, "Tick every option you think is correct, then press Submit.")
+        return
+    if rt.work.when_ready(grade_choice, rt, click, pid, question, tuple(letters), rt.now()):
+        say(rt, channel, WARMING_UP)
+
+
+def grade_choice(rt: Runtime, click: Click, pid: str, question, letters: tuple[str, ...],
+                 now) -> None:
+    channel = _channel(rt, click)
+    try:
+        feedback = rt.coach.answer(pid, " and ".join(letters), now, source="dm",
+                                   question_id=question.id)
     except Exception as exc:  # a domain error, or the grader failed: the question stays open
         if not isinstance(exc, CoachError | KeyError):
             log.exception("grading a choice failed")
@@ -161,7 +204,7 @@ def grade_choice(rt: Runtime, click: Click, pid: str, question, letter: str, now
         # The options become a plain record of the choice, so the buttons cannot be re-clicked.
         rt.client.chat_update(channel=click.channel, ts=click.message_ts,
                               text=blocks.question_text(question),
-                              blocks=blocks.question_blocks(question, answered=(letter,)))
+                              blocks=blocks.question_blocks(question, answered=letters))
     post(rt, channel, blocks.feedback_blocks(feedback), blocks.feedback_text(feedback))
 
 
