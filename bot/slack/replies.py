@@ -46,9 +46,8 @@ def ask(rt: Runtime, pid: str, channel: str, topic: str | None = None,
             question = rt.coach.skip(pid, rt.now(), topic=topic)
         else:
             question = rt.coach.next_question(pid, rt.now(), topic=topic)
-    except NoQuestionsLeft:
-        what = f"about `{topic}`" if topic else "left for you right now"
-        say(rt, channel, f"I have no questions {what}. `/mlsprep topics` lists what I can ask.")
+    except NoQuestionsLeft as exc:  # its message names the topic and the nearest ones
+        say(rt, channel, f"{exc} `/mlsprep topics` lists what I can ask about.")
         return None
     post(rt, channel, blocks.question_blocks(question, intro=intro),
          blocks.question_text(question))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -15,6 +16,9 @@ from slack_sdk.errors import SlackApiError
 from bot.config import Settings
 from bot.core.coach import Coach
 from bot.slack.work import Work
+
+if TYPE_CHECKING:
+    from bot.slack.daily import DailyScheduler
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +43,7 @@ class Runtime:
     clock: Callable[[], datetime] = utc_now
     bot_user_id: str = ""
     team_id: str = ""
-    daily: object = None  # the DailyScheduler, set by register()
+    daily: DailyScheduler | None = None  # set by register()
     _profiles: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

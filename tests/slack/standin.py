@@ -76,6 +76,10 @@ class StandIn:
         with self._lock:
             self._failures.setdefault(method, []).append((status, retry_after))
 
+    def drop_next(self, method: str) -> None:
+        """Close the connection of the next call of `method` without answering."""
+        self.fail_next(method, status=0)
+
     def of(self, method: str, **where) -> list[Call]:
         """Recorded successful calls of a method whose args contain `where`."""
         with self._lock:
@@ -175,6 +179,9 @@ class StandIn:
                 status, headers, body = standin._answer(method, args, token)
                 with standin._lock:
                     standin.calls.append(Call(method, args, token, status, body))
+                if status == 0:  # a dropped connection: no status line at all
+                    self.close_connection = True
+                    return
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

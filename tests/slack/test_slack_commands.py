@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from conftest import Clock, good_answer, serve, slack_settings, texts, wait_until
+from harness import Clock, good_answer, serve, slack_settings, texts, wait_until
 from standin import TEAM
 
 from bot.slack import blocks

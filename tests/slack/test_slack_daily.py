@@ -3,7 +3,7 @@ summary when the next one is posted, and exactly one post per channel per day.""
 
 from __future__ import annotations
 
-from conftest import ADMIN, DAILY_CHANNEL, good_answer, texts
+from harness import ADMIN, DAILY_CHANNEL, good_answer, texts
 
 from bot.slack.daily import DailyScheduler
 from bot.slack.listeners.messages import SCORED_REACTION

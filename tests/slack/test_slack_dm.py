@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import texts
+from harness import texts
 from standin import TEAM
 
 from bot.slack import blocks

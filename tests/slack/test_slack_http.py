@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import SECRET, good_answer, texts
+from harness import SECRET, good_answer, texts
 from standin import BOT_ID, BOT_USER, TEAM, event_body
 
 from bot.slack.runtime import person_id
@@ -88,6 +88,18 @@ def test_a_429_on_the_feedback_post_is_retried_and_delivered(slack):
     assert delivered.at - limited.at >= 0.9  # it waited for Retry-After
 
 
+def test_a_dropped_connection_on_the_feedback_post_is_retried_and_delivered(slack):
+    slack.dm(ADA, "quiz")
+    slack.standin.wait_for("chat.postMessage")
+    slack.idle()
+    slack.standin.drop_next("chat.postMessage")
+    slack.dm(ADA, good_answer(slack.coach.pending(person_id(TEAM, ADA))))
+    slack.idle()
+    posts = [c for c in slack.standin.calls if c.method == "chat.postMessage"]
+    assert [c.status for c in posts] == [200, 0, 200]
+    assert posts[2].args == posts[1].args and "Score" in posts[2].args["text"]
+
+
 def test_the_bots_own_messages_and_unhandled_subtypes_get_200_and_no_reply(slack):
     events = [
         {"type": "message", "channel_type": "im", "channel": "DU0ADA", "user": BOT_USER,
@@ -124,6 +136,12 @@ def test_a_burst_of_answers_does_not_delay_the_acks(slack):
     assert max(r.elapsed for r in responses) < 1.5, [round(r.elapsed, 2) for r in responses]
     slack.idle(60)
     assert slack.rows("attempts") == len(people)
+
+
+def test_slack_url_verification_gets_the_challenge_back(slack):
+    body = '{"token": "x", "challenge": "c-123", "type": "url_verification"}'
+    response = slack.post(body, "application/json")
+    assert response.status == 200 and response.json() == {"challenge": "c-123"}
 
 
 def test_unknown_subcommand_suggests_the_nearest(slack):

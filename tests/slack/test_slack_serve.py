@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN, SECRET, SlackBot, good_answer, texts, wait_until
+from harness import ADMIN, SECRET, SlackBot, good_answer, texts, wait_until
 from standin import TOKEN
 
 from bot.core.corpus import load_corpus

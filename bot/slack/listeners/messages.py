@@ -14,6 +14,7 @@ from slack_bolt import App
 
 from bot.core.coach import CoachError, NotADailyThread
 from bot.slack import blocks
+from bot.slack.listeners.commands import help_message
 from bot.slack.replies import ask, ephemeral, friendly, post, react, say
 from bot.slack.runtime import Runtime
 from bot.slack.text import answer_problem, parse_dm, plain_text
@@ -99,8 +100,6 @@ def handle_dm(rt: Runtime, event_id: str, team: str, user: str, channel: str,
         stats = rt.coach.stats(pid, now)
         post(rt, channel, blocks.stats_blocks(stats), "Your progress")
     else:  # help
-        from bot.slack.listeners.commands import help_message
-
         post(rt, channel, **help_message())
 
 
