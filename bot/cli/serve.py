@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import sys
 
 from bot.config import Settings
 
@@ -89,6 +91,9 @@ def run_socket_mode(settings: Settings) -> int:
 
     app, rt = create(settings, socket_mode=True)
     rt.daily.start()
+    # SIGTERM (a platform stopping the worker) unwinds through `finally`, so the model's
+    # background work is stopped before the process exits.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         SocketModeHandler(app, app_token=settings.slack_app_token).start()
     finally:

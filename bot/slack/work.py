@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -62,19 +63,13 @@ class Work:
 
     def idle(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is queued or running (tests and shutdown)."""
-        deadline = threading.Event()
-        timer = threading.Timer(timeout, deadline.set)
-        timer.start()
-        try:
-            while not deadline.is_set():
-                with self._lock:
-                    busy = [f for f in self._pending if not f.done()]
-                    if not busy and not self._waiting:
-                        return True
-                deadline.wait(0.02)
-            return False
-        finally:
-            timer.cancel()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._waiting and all(f.done() for f in self._pending):
+                    return True
+            time.sleep(0.02)
+        return False
 
     def shutdown(self) -> None:
         self._stop.set()

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode
 
 TOKEN = "xoxb-test"
+APP_TOKEN = "xapp-test"
 TEAM = "T0TEAM"
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
@@ -38,6 +39,7 @@ class StandIn:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.users: dict[str, dict] = {}
+        self.socket_url = ""  # what apps.connections.open hands out (Socket Mode tests)
         self._lock = threading.Lock()
         self._ts = 1_700_000_000
         self._failures: dict[str, list[tuple[int, int]]] = {}
@@ -119,6 +121,10 @@ class StandIn:
                                                                "error": "ratelimited"}
         if method == "response_url":
             return 200, {}, {"ok": True}
+        if method == "apps.connections.open":  # called with the app-level token
+            if token != APP_TOKEN or not self.socket_url:
+                return 200, {}, {"ok": False, "error": "invalid_auth"}
+            return 200, {}, {"ok": True, "url": self.socket_url}
         if token != TOKEN:
             return 200, {}, {"ok": False, "error": "invalid_auth"}
         if method == "auth.test":
