@@ -7,7 +7,6 @@ Every text that comes from people or the bank is escaped for mrkdwn and cut to S
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
 
 from bot.core.coach import Board, DailyPost, DailySummary, Feedback, Question, Stats
 from bot.core.grade import EMPTY, UNCLEAR_CHOICE
@@ -334,7 +333,3 @@ def home_view(stats: Stats, *, model_ready: bool = True) -> dict:
         blocks.append(context(":hourglass_flowing_sand: The scoring model is still loading; "
                               "answers sent now are scored in a moment."))
     return {"type": "home", "blocks": blocks}
-
-
-def day_label(day: date) -> str:
-    return f"{day:%a %d %b}"

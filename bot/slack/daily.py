@@ -28,23 +28,10 @@ class SettingsStore(Protocol):
     def set_setting(self, key: str, value: str) -> None: ...
 
 
-class MemorySettings:
-    """Fallback when no persistent settings store is handed in (a lost schedule on restart)."""
-
-    def __init__(self) -> None:
-        self._values: dict[str, str] = {}
-
-    def get_setting(self, key: str, default: str | None = None) -> str | None:
-        return self._values.get(key, default)
-
-    def set_setting(self, key: str, value: str) -> None:
-        self._values[key] = value
-
-
 class DailyScheduler:
-    def __init__(self, rt: Runtime, store: SettingsStore | None = None):
+    def __init__(self, rt: Runtime, store: SettingsStore):
         self.rt = rt
-        self.store = store or MemorySettings()
+        self.store = store  # where `/mlsprep daily` keeps the channel and time: the database
         self._posted: dict[str, date] = {}  # a cache only: the database decides
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None

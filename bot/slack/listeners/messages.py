@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 # Subtypes that still carry a person's words; every other subtype is ignored (with a 200).
 HANDLED_SUBTYPES = (None, "file_share", "thread_broadcast")
 SCORED_REACTION = "white_check_mark"  # the same for every score: the channel sees no grades
-WARMING_UP = ("Got it. The scoring model is still warming up; your score follows in a moment.")
+WARMING_UP = "Got it. The scoring model is still warming up; your score follows in a moment."
 
 
 def classify(event: dict, bot_user_id: str | None) -> str | None:
