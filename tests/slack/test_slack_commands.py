@@ -121,3 +121,16 @@ def test_answers_sent_while_the_model_loads_are_acked_queued_and_scored_once_rea
         slack.idle()
         assert slack.rows("attempts") == 1
         assert slack.get("/healthz").json()["model_ready"] is True
+
+
+def test_a_command_that_fails_inside_still_gets_a_polite_answer(slack, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(slack.coach, "leaderboard", broken)
+    _, name = slack.command("score", ADA)
+    reply = slack.responses(name)[0]
+    assert "Something went wrong on my side" in reply["text"]
+    assert "disk on fire" not in reply["text"]  # internals are logged, not shown
+    slack.idle()
+    assert "/mlsprep score failed" in caplog.text

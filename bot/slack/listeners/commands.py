@@ -6,6 +6,7 @@ the rest ack at once and reply through the command's response_url from the work 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from bot.slack import blocks
 from bot.slack.replies import ask, friendly
 from bot.slack.runtime import Runtime
 from bot.slack.text import BadArguments, parse_daily_args, split_command, suggest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -161,8 +164,11 @@ def register(app: App, rt: Runtime) -> None:
 
 
 def _run_and_respond(rt: Runtime, sub: Subcommand, call: Call, respond) -> None:
+    # The outermost layer of a command's work: whatever happens, the person gets an answer.
     try:
         reply = sub.run(rt, call)
-    except (CoachError, KeyError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, CoachError | KeyError):
+            log.exception("/mlsprep %s failed", sub.name)
         reply = message(friendly(exc))
     respond(**reply, response_type="ephemeral")
