@@ -174,6 +174,13 @@ def good_answer(question) -> str:
     return question.reference_answer
 
 
+def weak_answer(question) -> str:
+    """A gradable answer that deserves a low score: a wrong letter, or a vague guess."""
+    if question.is_choice:
+        return next(letter for letter in question.letters if letter not in question.answer)
+    return "I am not sure, maybe use a bigger computer so that everything runs faster."
+
+
 def texts(blocks: list[dict] | None) -> str:
     """Every piece of text in a list of blocks, for assertions on what a person would read."""
     found: list[str] = []

@@ -3,19 +3,13 @@ summary when the next one is posted, and exactly one post per channel per day.""
 
 from __future__ import annotations
 
-from harness import ADMIN, DAILY_CHANNEL, good_answer, texts
+from harness import ADMIN, DAILY_CHANNEL, good_answer, texts, weak_answer
 
 from bot.slack.daily import DailyScheduler
 from bot.slack.listeners.messages import SCORED_REACTION
 from bot.wiring import build_coach
 
 PEOPLE = ("U0ADA", "U0BOB", "U0CY")
-
-
-def weak_answer(question) -> str:
-    if question.is_choice:
-        return next(letter for letter in question.letters if letter not in question.answer)
-    return "I am not sure, maybe use a bigger computer so that everything runs faster."
 
 
 def channel_posts(slack, **where):
