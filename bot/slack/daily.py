@@ -12,6 +12,8 @@ import threading
 from datetime import date, datetime
 from typing import Protocol
 
+from slack_sdk.errors import SlackApiError
+
 from bot.core.coach import DailyPost
 from bot.slack import blocks
 from bot.slack.runtime import Runtime
@@ -21,6 +23,10 @@ log = logging.getLogger(__name__)
 CHECK_EVERY_SECONDS = 30
 CHANNEL_KEY = "slack.daily_channel"
 TIME_KEY = "slack.daily_time"
+
+
+class DailyPostFailed(Exception):
+    """Slack refused the daily post (e.g. not_in_channel); str() is fit to show an admin."""
 
 
 class SettingsStore(Protocol):
@@ -73,9 +79,17 @@ class DailyScheduler:
             self._posted[channel] = self.local_day(now)
             if post is None:
                 return None
-            sent = self.rt.client.chat_postMessage(
-                channel=channel, text=blocks.question_text(post.question),
-                blocks=blocks.daily_question_blocks(post), unfurl_links=False)
+            try:
+                sent = self.rt.client.chat_postMessage(
+                    channel=channel, text=blocks.question_text(post.question),
+                    blocks=blocks.daily_question_blocks(post), unfurl_links=False)
+            except SlackApiError as exc:
+                # Today's claim stays: a retry from another process must not post twice.
+                error = exc.response.get("error", "unknown error")
+                log.error("the daily question for %s was not posted: %s", channel, error)
+                raise DailyPostFailed(
+                    f"I couldn't post in <#{channel}> ({error}). If I'm not in the channel, "
+                    "invite me with `/invite @mlsprep`; today's question is skipped.") from exc
             self.rt.coach.record_daily_ts(channel, post.day, sent["ts"])
             log.info("posted the daily question %s in %s", post.question.id, channel)
             self._summarise_previous(channel, post.day)

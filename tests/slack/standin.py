@@ -39,6 +39,7 @@ class StandIn:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.users: dict[str, dict] = {}
+        self.outside: set[str] = set()  # channels the bot is not in (not_in_channel)
         self.socket_url = ""  # what apps.connections.open hands out (Socket Mode tests)
         self._lock = threading.Lock()
         self._ts = 1_700_000_000
@@ -131,6 +132,8 @@ class StandIn:
             return 200, {}, {"ok": True, "url": "https://mlsprep-test.slack.com/",
                              "team": "Test", "user": "mlsprep", "team_id": TEAM,
                              "user_id": BOT_USER, "bot_id": BOT_ID}
+        if method == "chat.postMessage" and args.get("channel") in self.outside:
+            return 200, {}, {"ok": False, "error": "not_in_channel"}
         if method == "chat.postMessage":
             ts = self._next_ts()
             return 200, {}, {"ok": True, "channel": args.get("channel"), "ts": ts,

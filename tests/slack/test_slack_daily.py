@@ -116,3 +116,14 @@ def test_a_reply_in_some_other_thread_is_ignored(slack):
     slack.idle()
     assert [m for m in slack.standin.methods() if m != "auth.test"] == []
     assert slack.rows("attempts") == 0 and slack.rows("events") == 0
+
+
+def test_a_channel_the_bot_is_not_in_gets_a_clear_message_for_the_admin(slack):
+    slack.standin.outside.add("C0LOCKED")
+    slack.command("daily <#C0LOCKED|private> 09:00", ADMIN)
+    slack.idle()
+    _, name = slack.command("daily now", ADMIN)
+    text = slack.responses(name)[0]["text"]
+    assert "couldn't post in <#C0LOCKED> (not_in_channel)" in text and "/invite" in text
+    # the scheduler's own attempt later that day does not post either (the day is claimed)
+    assert slack.rt.daily.tick(slack.clock()) is None

@@ -14,6 +14,7 @@ from slack_bolt import App
 
 from bot.core.coach import CoachError
 from bot.slack import blocks
+from bot.slack.daily import DailyPostFailed
 from bot.slack.replies import ask, friendly
 from bot.slack.runtime import Runtime
 from bot.slack.text import BadArguments, parse_daily_args, split_command, suggest
@@ -92,7 +93,10 @@ def run_daily(rt: Runtime, call: Call) -> Message:
         if not channel:
             return message("There is no daily channel yet: set one with "
                            "`/mlsprep daily #channel HH:MM`.")
-        post = daily.post(channel, rt.now())
+        try:
+            post = daily.post(channel, rt.now())
+        except DailyPostFailed as exc:
+            return message(str(exc))
         if post is None:
             return message(f"Today's question is already up in <#{channel}>.")
         return message(f"Posted today's question in <#{channel}>.")
