@@ -56,6 +56,15 @@ class Embedder:
         self._vocabulary: frozenset[str] | None = None
         self.encoded_count = 0  # texts that went through the model (cache misses included)
 
+    def with_cache(self, cache_path: str | Path | None) -> Embedder:
+        """Another Embedder on the same (already loaded or not) model with its own cache."""
+        other = Embedder(self._model_arg, cache_path)
+        with self._lock:
+            if self._model is not None:
+                other._model = self._model
+                other._loaded.set()
+        return other
+
     @property
     def ready(self) -> bool:
         return self._loaded.is_set() and self._error is None

@@ -64,6 +64,7 @@ class Checks:
     short_ratio: float = 0.2  # fewer words than this share of the reference ...
     short_words: int = 6  # ... and fewer than this many words is too short
     echo_overlap: float = 0.75  # share of the answer's words found in the question
+    echo_repeat: float = 0.5  # share of the question's words the answer repeats
     echo_gain: float = 0.1  # the answer must be this much closer to the reference than to
     # the question not to count as an echo
     gibberish_share: float = 0.5  # share of unknown words that makes gibberish
@@ -215,9 +216,12 @@ class Grader:
             return g.GIBBERISH
         if a.contradicted:
             return g.CONTRADICTION
-        stems = content_stems(text)
-        if stems and a.sim_reference - a.sim_question < c.echo_gain and \
-                sum(s in ref.question_stems for s in stems) / len(stems) >= c.echo_overlap:
+        stems = set(content_stems(text))
+        # An echo is made of the question's words, repeats much of the question (not just a
+        # detail of its scenario), and is no closer to the reference than to the question.
+        if stems and ref.question_stems and a.sim_reference - a.sim_question < c.echo_gain \
+                and len(stems & ref.question_stems) / len(stems) >= c.echo_overlap \
+                and len(stems & ref.question_stems) / len(ref.question_stems) >= c.echo_repeat:
             return g.ECHO
         if _keyword_list(text, c.keyword_items):
             return g.KEYWORDS
