@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 
 from bot.cli import build_parser
-from bot.core.evaluation import (DatasetError, accuracy, fit_threshold, macro_f1, pearson,
-                                 ranks, read_dataset, spearman)
+from bot.core.evaluation import (
+    DatasetError,
+    accuracy,
+    fit_threshold,
+    macro_f1,
+    pearson,
+    ranks,
+    read_dataset,
+    spearman,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "asag_excerpt.csv"
 
