@@ -117,7 +117,10 @@ class Embedder:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         model = self.load()
         self.encoded_count += len(texts)
-        vectors = model.encode(list(texts), batch_size=64, normalize_embeddings=True,
+        # One answer's dozen clauses: small batches of similar length (the model sorts them)
+        # waste less time on padding than one batch padded to the longest.
+        batch = 4 if len(texts) <= 16 else 64
+        vectors = model.encode(list(texts), batch_size=batch, normalize_embeddings=True,
                                convert_to_numpy=True, show_progress_bar=False)
         return vectors.astype(np.float32, copy=False)
 

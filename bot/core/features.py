@@ -93,14 +93,15 @@ def prepare(embedder, question: str, reference: str, points: tuple[str, ...] = (
 
 
 def answer_texts(embedder, answer: str) -> tuple[list[str], list[str]]:
-    """The pieces of an answer that get encoded: its sentences and their clauses (so each
-    point of "encrypt it, block public access and log reads" is seen on its own), and the
-    whole answer; each split to fit the model's window."""
-    units: list[str] = []
-    for sentence in sentences(answer):
-        units.append(sentence)
-        units.extend(clauses(sentence))
-    return _fit(embedder, list(dict.fromkeys(units))) or [answer], _fit(embedder, [answer])
+    """The pieces of an answer that get encoded: its clauses (so each point of "encrypt it,
+    block public access and log reads" is seen on its own; a one-clause sentence is its own
+    unit), and, for a one-sentence answer, the whole; each split to fit the model's window.
+    A longer answer's whole is the mean of its units: encoding it again would cost as much
+    as all the units together."""
+    found = sentences(answer)
+    units = [c for sentence in found for c in (clauses(sentence) or [sentence])]
+    units = _fit(embedder, list(dict.fromkeys(units))) or [answer]
+    return units, (_fit(embedder, [answer]) if len(found) <= 1 else [])
 
 
 def analyse(embedder, ref: Reference, answer: str) -> Analysis:
@@ -109,8 +110,9 @@ def analyse(embedder, ref: Reference, answer: str) -> Analysis:
     vecs = embedder.encode(texts)
     index = {t: i for i, t in enumerate(texts)}
     unit_vecs = vecs[[index[u] for u in units]]
-    whole_vec = _normalise(vecs[[index[w] for w in whole]].mean(axis=0))
-    # Units: the sentences and the whole answer, so a point made across sentences counts.
+    whole_vecs = vecs[[index[w] for w in whole]] if whole else unit_vecs
+    whole_vec = _normalise(whole_vecs.mean(axis=0))
+    # Units: the clauses and the whole answer, so a point made across sentences counts.
     all_vecs = np.vstack([unit_vecs, whole_vec[None, :]])
     sims = ref.point_vecs @ all_vecs.T  # points x units
     point_sims = sims.max(axis=1)
@@ -119,9 +121,7 @@ def analyse(embedder, ref: Reference, answer: str) -> Analysis:
     # judged on the same short span, so a "not" elsewhere in a long sentence cannot pair
     # with a point that the rest of the sentence happens to resemble.
     contradicted: dict[int, str] = {}
-    position = {unit: i for i, unit in enumerate(units)}
-    atomic = [position[c] for s in sentences(answer) for c in (clauses(s) or [s])
-              if c in position]
+    atomic = range(len(units))
     for p, point in enumerate(ref.points):
         for u in atomic:
             # The clause must be mainly about this point (its best match, or nearly) to
