@@ -293,3 +293,19 @@ def test_the_bank_s_own_reference_answers_grade_strong(grader, corpus):
     weak = {qid: (r.score, r.band) for qid, r in results.items()
             if not r.flag and r.band != g.STRONG}
     assert not weak
+
+
+def test_warm_encodes_the_reference_side_once_through_the_cache(embedder, tmp_path):
+    from bot.core.features import answer_texts
+
+    cached = embedder.with_cache(tmp_path / "mlsprep.db.embcache")
+    grader = Grader(cached)
+    assert grader.warm([S3, MCQ, SPOT]) == 2  # choice items have no reference side
+    warmed = cached.encoded_count
+    assert warmed == 1 + 1 + len(S3.key_points) + 1 + 1 + len(SPOT.key_points)
+    answer = "Encrypt it with KMS, block public access and give SageMaker a least-privilege role."
+    grader.grade(S3, answer)
+    units, whole = answer_texts(cached, answer)
+    assert len(units) == 3  # one sentence, three clauses: each judged on its own
+    # Only the answer was encoded: the reference side came from the warm-up.
+    assert cached.encoded_count == warmed + len(set(units + whole))
