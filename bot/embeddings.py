@@ -49,6 +49,11 @@ class Embedder:
         self._model_arg = model
         self._model = None
         self._lock = threading.Lock()
+        # The fast tokenizer keeps padding/truncation settings in shared state: a thread
+        # counting tokens while another encodes can fail ("Unable to create tensor ...
+        # padding"). The bot grades on several threads, so every use of the model goes
+        # through this lock; one forward pass at a time is also what 2 cores can run.
+        self._use = threading.RLock()
         self._loaded = threading.Event()
         self._error: BaseException | None = None
         self._memory: dict[str, np.ndarray] = {}
@@ -102,7 +107,9 @@ class Embedder:
         return int(self.load().max_seq_length)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.load().tokenizer.tokenize(text))
+        model = self.load()
+        with self._use:
+            return len(model.tokenizer.tokenize(text))
 
     def vocabulary(self) -> frozenset[str]:
         """The tokenizer's whole-word entries (lower case): a cheap "is this a word" test."""
@@ -120,8 +127,9 @@ class Embedder:
         # One answer's dozen clauses: small batches of similar length (the model sorts them)
         # waste less time on padding than one batch padded to the longest.
         batch = 4 if len(texts) <= 16 else 64
-        vectors = model.encode(list(texts), batch_size=batch, normalize_embeddings=True,
-                               convert_to_numpy=True, show_progress_bar=False)
+        with self._use:
+            vectors = model.encode(list(texts), batch_size=batch, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
         return vectors.astype(np.float32, copy=False)
 
     def encode_cached(self, texts: Sequence[str]) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +100,53 @@ def test_warm_up_loads_in_the_background(embedder):
     thread = fresh.warm_up()
     thread.join(timeout=60)
     assert fresh.ready
+
+
+class OverlapRecorder:
+    """Stands in for the loaded SentenceTransformer and notices two threads inside it."""
+
+    def __init__(self):
+        self.inside = 0
+        self.overlaps = 0
+        self.calls = 0
+        self.tokenizer = self
+
+    def _enter(self):
+        self.inside += 1
+        if self.inside > 1:
+            self.overlaps += 1
+        time.sleep(0.002)
+        self.calls += 1
+        self.inside -= 1
+
+    def tokenize(self, text):
+        self._enter()
+        return text.split()
+
+    def encode(self, texts, **kwargs):
+        self._enter()
+        return np.ones((len(texts), 384), dtype=np.float32)
+
+
+def test_model_is_used_by_one_thread_at_a_time():
+    # The fast tokenizer's shared padding state breaks when a thread counts tokens while
+    # another encodes; the embedder must serialise every use of the model.
+    embedder = Embedder()
+    fake = OverlapRecorder()
+    embedder._model = fake
+    embedder._loaded.set()
+
+    def hammer(n):
+        for _ in range(20):
+            if n % 2:
+                embedder.encode(["x"])
+            else:
+                embedder.count_tokens("a b")
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert fake.calls == 6 * 20
+    assert fake.overlaps == 0

@@ -25,7 +25,7 @@ from bot.core.coach import Coach
 from bot.slack import listeners
 from bot.slack.daily import DailyScheduler, SettingsStore
 from bot.slack.runtime import Runtime, utc_now
-from bot.slack.work import Work, serialise_encoding
+from bot.slack.work import Work
 
 log = logging.getLogger("mlsprep.slack")
 
@@ -65,7 +65,6 @@ def register(app: App, coach: Coach, settings: Settings, *,
     answers wait in the pool's queue until it is ready.
     """
     auth = app.client.auth_test()
-    serialise_encoding(getattr(getattr(coach, "grader", None), "embedder", None))
     coach.warm_up()
     rt = Runtime(coach=coach, settings=settings, client=app.client,
                  work=work or Work(ready=lambda: coach.ready), clock=clock,

@@ -21,32 +21,6 @@ log = logging.getLogger(__name__)
 DEFAULT_WORKERS = 4
 
 
-def serialise_encoding(embedder) -> None:
-    """Make the embedder use its tokenizer from one thread at a time.
-
-    The Hugging Face fast tokenizer under sentence-transformers keeps its padding and
-    truncation settings in shared state, so one thread counting tokens while another encodes
-    a batch can fail with "Unable to create tensor ... padding" (seen once in this suite: the
-    warm-up encoding the bank while an answer was graded). The bot grades on several threads,
-    so it wraps the instance's `encode` and `count_tokens` in one lock; idempotent. Remove
-    once bot/embeddings.py serialises them itself.
-    """
-    if embedder is None or getattr(embedder, "_mlsprep_serialised", False):
-        return
-    lock = threading.RLock()  # encode_cached -> encode re-enters
-
-    def serialised(method):
-        def call(*args, **kwargs):
-            with lock:
-                return method(*args, **kwargs)
-
-        return call
-
-    for name in ("encode", "count_tokens"):
-        method = getattr(embedder, name, None)
-        if callable(method):
-            setattr(embedder, name, serialised(method))
-    embedder._mlsprep_serialised = True
 
 
 class Work:
