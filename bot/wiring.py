@@ -54,14 +54,11 @@ class LazyGrader:
         try:
             self.embedder.load()
             grader = self._build()
-            warm = getattr(grader, "warm", None)
-            if not callable(warm):
-                return
             # The reference answers' vectors, a question at a time so close() can stop it.
             for question in self.questions:
                 if self._stop.is_set():
                     return
-                warm([question])
+                grader.warm([question])
         except Exception:  # the first real grade() meets the error and reports it
             pass
 
@@ -81,12 +78,9 @@ class LazyGrader:
 
 def default_embedder(settings: Settings):
     """The real sentence-transformers adapter, with its vector cache beside the database."""
-    from bot import embeddings
+    from bot.embeddings import Embedder, cache_path_for
 
-    cache_for = getattr(embeddings, "cache_path_for", None)
-    if cache_for is None:  # a scorer without a disk cache
-        return embeddings.Embedder(settings.model)
-    return embeddings.Embedder(settings.model, cache_path=cache_for(settings.database_path))
+    return Embedder(settings.model, cache_path=cache_path_for(settings.database_path))
 
 
 def build_coach(settings: Settings, embedder=None, *, grader=None,
