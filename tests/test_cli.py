@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,15 @@ def test_importing_the_package_does_not_load_the_model():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=60)
     assert result.stdout.split() == ["False", "False"], result.stderr
+
+
+@pytest.mark.parametrize("command", [["practice"], ["stats", "--name", "ada"], ["board"]])
+def test_a_broken_bank_stops_every_command_with_its_problems(tmp_path, command):
+    (tmp_path / "bank.yaml").write_text("- id: Bad Id\n", encoding="utf-8")
+    env = {**os.environ, "MLSPREP_CORPUS": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "bot", *command, "--db",
+                             str(tmp_path / "x.db")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert "mlsprep: the question bank has problems:" in result.stderr
+    assert "item Bad Id: field type: missing" in result.stderr

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.config import ConfigError
+from bot.core.corpus import CorpusError
 
 # name -> (module, one-line help). `help` output and the parser are both built from this.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -45,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except ConfigError as exc:
         print(f"mlsprep: {exc}", file=sys.stderr)
+        return 2
+    except CorpusError as exc:
+        print(f"mlsprep: the question bank has problems:\n{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

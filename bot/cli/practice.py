@@ -18,7 +18,7 @@ from typing import TextIO
 from bot.cli.progress import bar, default_name, person_id, render_board, render_stats
 from bot.config import Settings
 from bot.core.coach import Coach, CoachError, Feedback, NoQuestionsLeft
-from bot.core.corpus import CorpusError, Question
+from bot.core.corpus import Question
 from bot.core.exam import TASKS
 from bot.core.schedule import match_filter
 
@@ -46,11 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.wiring import build_coach
 
     settings = Settings.from_env(database_path=args.db)
-    try:
-        coach = build_coach(settings)
-    except CorpusError as exc:
-        print(f"mlsprep: the question bank has problems:\n{exc}", file=sys.stderr)
-        return 2
+    coach = build_coach(settings)
     name = (args.name or default_name()).strip()
     coach.register(person_id(name), name, settings.tz)
     try:

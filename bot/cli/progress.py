@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 from bot.config import Settings
 from bot.core.coach import Board, CoachError, Stats
-from bot.core.corpus import CorpusError
 
 BAR_WIDTH = 10
 
@@ -50,11 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.wiring import build_coach
 
     settings = Settings.from_env(database_path=args.db)
-    try:
-        coach = build_coach(settings)
-    except CorpusError as exc:
-        print(f"mlsprep: the question bank has problems:\n{exc}", file=sys.stderr)
-        return 2
+    coach = build_coach(settings)
     now = datetime.now(UTC)
     name = args.name or (None if args.command == "board" else default_name())
     try:

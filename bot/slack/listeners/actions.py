@@ -72,7 +72,7 @@ def register(app: App, rt: Runtime) -> None:
         @app.action(action_id)
         def listener(ack, body, respond):
             ack()
-            rt.work.submit(job, rt, parse_click(body), respond)
+            rt.work.submit(run_click, rt, job, parse_click(body), respond)
 
         return listener
 
@@ -94,13 +94,17 @@ def _channel(rt: Runtime, click: Click) -> str:
     return click.channel or rt.open_dm(click.user)
 
 
-def on_next(rt: Runtime, click: Click, respond) -> None:
-    channel = _channel(rt, click)
+def run_click(rt: Runtime, job, click: Click, respond) -> None:
+    """Run a button's job; a value it finds tampered with gets one reply and changes nothing."""
     try:
-        topic = parse_topic_value(click.value)
+        job(rt, click, respond)
     except TamperedValue:
-        say(rt, channel, TAMPERED)
-        return
+        say(rt, _channel(rt, click), TAMPERED)
+
+
+def on_next(rt: Runtime, click: Click, respond) -> None:
+    topic = parse_topic_value(click.value)
+    channel = _channel(rt, click)
     pid = rt.person(click.team, click.user)
     ask(rt, pid, channel, topic, skip=rt.coach.pending(pid) is not None,
         intro="Here's your next question.")
@@ -115,12 +119,8 @@ def _open_question(rt: Runtime, click: Click, pid: str, question_id: str, channe
 
 
 def on_hint(rt: Runtime, click: Click, respond) -> None:
+    question_id = parse_question_value(click.value)
     channel = _channel(rt, click)
-    try:
-        question_id = parse_question_value(click.value)
-    except TamperedValue:
-        say(rt, channel, TAMPERED)
-        return
     pid = rt.person(click.team, click.user)
     question = _open_question(rt, click, pid, question_id, channel)
     if question is None:
@@ -134,12 +134,8 @@ def on_hint(rt: Runtime, click: Click, respond) -> None:
 
 
 def on_skip(rt: Runtime, click: Click, respond) -> None:
+    question_id = parse_question_value(click.value)
     channel = _channel(rt, click)
-    try:
-        question_id = parse_question_value(click.value)
-    except TamperedValue:
-        say(rt, channel, TAMPERED)
-        return
     pid = rt.person(click.team, click.user)
     if _open_question(rt, click, pid, question_id, channel) is None:
         return
@@ -147,32 +143,23 @@ def on_skip(rt: Runtime, click: Click, respond) -> None:
 
 
 def on_choice(rt: Runtime, click: Click, respond) -> None:
+    question_id, letter = parse_choice_value(click.value, click.action_id)
     channel = _channel(rt, click)
-    try:
-        question_id, letter = parse_choice_value(click.value, click.action_id)
-    except TamperedValue:
-        say(rt, channel, TAMPERED)
-        return
     pid = rt.person(click.team, click.user)
     question = _open_question(rt, click, pid, question_id, channel)
     if question is None:
         return
     if letter not in question.letters or question.type not in ("mcq", "truefalse"):
-        say(rt, channel, TAMPERED)
-        return
+        raise TamperedValue(click.value)
     if rt.work.when_ready(grade_choice, rt, click, pid, question, (letter,), rt.now()):
         say(rt, channel, WARMING_UP)
 
 
 def on_submit(rt: Runtime, click: Click, respond) -> None:
     """Submit on a multi-answer item: answer with the ticked options."""
+    question_id = parse_question_value(click.value)
+    ticked = [parse_choice_value(value) for value in click.ticked]
     channel = _channel(rt, click)
-    try:
-        question_id = parse_question_value(click.value)
-        ticked = [parse_choice_value(value) for value in click.ticked]
-    except TamperedValue:
-        say(rt, channel, TAMPERED)
-        return
     pid = rt.person(click.team, click.user)
     question = _open_question(rt, click, pid, question_id, channel)
     if question is None:
@@ -180,8 +167,7 @@ def on_submit(rt: Runtime, click: Click, respond) -> None:
     letters = sorted({letter for _, letter in ticked})
     if (any(qid != question_id for qid, _ in ticked) or question.type != "multi"
             or not set(letters) <= set(question.letters)):
-        say(rt, channel, TAMPERED)
-        return
+        raise TamperedValue(click.value)
     if not letters:
         say(rt, channel, "Tick every option you think is correct, then press Submit.")
         return

@@ -66,11 +66,18 @@ def register(app: App, rt: Runtime) -> None:
 
 # --- direct messages -------------------------------------------------------------------------
 
+def is_retry(rt: Runtime, event_id: str, now) -> bool:
+    """True for a second delivery of an event (Slack retries): it must not be handled twice."""
+    if event_id and not rt.coach.first_delivery(event_id, now):
+        log.info("event %s delivered again: ignored", event_id)
+        return True
+    return False
+
+
 def handle_dm(rt: Runtime, event_id: str, team: str, user: str, channel: str,
               raw: str) -> None:
     now = rt.now()
-    if event_id and not rt.coach.first_delivery(event_id, now):
-        log.info("event %s delivered again: ignored", event_id)
+    if is_retry(rt, event_id, now):
         return
     pid = rt.person(team, user)
     text = plain_text(raw)
@@ -123,8 +130,7 @@ def handle_thread_reply(rt: Runtime, event_id: str, team: str, user: str, channe
     except NotADailyThread:
         return  # an ordinary thread in a channel the bot is in
     now = rt.now()
-    if event_id and not rt.coach.first_delivery(event_id, now):
-        log.info("event %s delivered again: ignored", event_id)
+    if is_retry(rt, event_id, now):
         return
     pid = rt.person(team, user)
     text = plain_text(raw)
