@@ -90,6 +90,11 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    """
+    -- The exam each person prepares for (mls-c01, mla-c01, mla-c02), or NULL to follow the
+    -- workspace default (MLSPREP_EXAM).
+    ALTER TABLE people ADD COLUMN exam TEXT;
+    """,
 )
 
 
@@ -192,6 +197,9 @@ class Store:
     def person(self, person_id: str) -> dict | None:
         rows = list(self.db.query("SELECT * FROM people WHERE id = ?", [person_id]))
         return rows[0] if rows else None
+
+    def set_exam(self, person_id: str, exam: str | None) -> None:
+        self.db.execute("UPDATE people SET exam = ? WHERE id = ?", [exam, person_id])
 
     def display_names(self) -> dict[str, str]:
         return {r["id"]: r["display_name"]

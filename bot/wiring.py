@@ -36,8 +36,10 @@ class LazyGrader:
         with self._lock:
             if self._grader is None:
                 from bot.core.scoring import Grader
+                from bot.nli import EntailmentModel
 
-                self._grader = Grader(self.embedder)
+                self._grader = Grader(self.embedder, judge=EntailmentModel(),
+                                      bank=self.questions)
         return self._grader
 
     def grade(self, question, text):

@@ -2,8 +2,9 @@
 
     .venv/bin/python scripts/bench_scoring.py [--runs 200]
 
-Ours: Grader.grade on an open corpus-style question with six key points, whose reference
-side was encoded once (cached); only the answer's sentences and clauses are encoded per call.
+Ours: Grader.grade as the coach builds it, on an open corpus-style question with six key
+points whose reference side was encoded once (cached): per call, the answer is encoded once
+(topicality) and the entailment judge reads it with each key point.
 Naive: encode the reference answer and the learner's answer on every call and take one cosine.
 Both are measured in the same run, interleaved, on the same ~60-word answer. A benchmark, not
 a test: numbers depend on the machine.
@@ -22,9 +23,11 @@ import numpy as np
 from bot.core.corpus import Question
 from bot.core.scoring import Grader
 from bot.embeddings import Embedder
+from bot.nli import EntailmentModel
 
 QUESTION = Question(
-    id="bench", type="open", domain="Modeling", task="3.1", mla_domain="ML Model Development",
+    id="bench", type="open", domain="Modeling", task="3.1", mla_c01_task="2.1",
+    mla_c02_task="2.1",
     topics=("security",), difficulty="medium", source="notes:practice-01",
     prompt="Your team stores sensitive training data in an S3 bucket that SageMaker reads. "
            "How would you protect that data?",
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     embedder = Embedder()
     embedder.load()
-    grader = Grader(embedder)
+    grader = Grader(embedder, judge=EntailmentModel(), bank=[QUESTION])
     for _ in range(10):  # warm: first passes, the reference side, the learned grader
         grader.grade(QUESTION, ANSWER)
         naive(embedder, QUESTION, ANSWER)
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
           f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs")
     print("| approach | p50 ms | p95 ms |")
     print("|---|---|---|")
-    for name, values in (("grader (reference cached, point by point)", ours_ms),
+    for name, values in (("grader (reference cached, entailment per key point)", ours_ms),
                          ("naive (encode reference + answer, one cosine)", naive_ms)):
         print(f"| {name} | {percentile(values, 50):.1f} | {percentile(values, 95):.1f} |")
     ratio = statistics.median(ours_ms) / statistics.median(naive_ms)

@@ -84,3 +84,13 @@ def make_coach(fixture_corpus, store):
                      rng=random.Random(seed))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def judge():
+    """The shipped entailment model (onnxruntime), loaded once per test session."""
+    from bot.nli import EntailmentModel
+
+    model = EntailmentModel()
+    model.load()
+    return model

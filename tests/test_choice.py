@@ -7,7 +7,7 @@ import pytest
 from bot.core.choice import parse_choice
 from bot.core.corpus import Question
 
-COMMON = dict(domain="Modeling", task="3.1", mla_domain="ML Model Development",
+COMMON = dict(domain="Modeling", task="3.1", mla_c01_task="2.1", mla_c02_task="2.1",
               topics=("cost",), difficulty="easy", prompt="Pick one.", source="notes:practice-01")
 
 MCQ = Question(id="m", type="mcq", options=(

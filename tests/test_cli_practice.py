@@ -232,3 +232,103 @@ def test_practice_through_a_pipe_with_the_real_model(tmp_path):
     assert attempts[0]["covered"] and attempts[1]["score"] == 100
     board = bot("board", "--db", str(db))
     assert "ada" in board.stdout
+
+
+# --- piping and forgetting -----------------------------------------------------------------
+
+@pytest.mark.parametrize("command", [["stats", "--name", "ada"], ["export", "--name", "ada"],
+                                     ["board"], ["practice", "--name", "ada"]])
+def test_a_reader_that_goes_away_ends_the_command_without_a_traceback(filled_db, command):
+    env = {**os.environ, "MLSPREP_CORPUS": str(FIXTURE_CORPUS), "MLSPREP_TZ": "UTC"}
+    process = subprocess.Popen([sys.executable, "-m", "bot", *command, "--db", str(filled_db)],
+                               cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # like `| head -1` that has already read its line
+    _, err = process.communicate(b"quit\n", timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
+    assert process.returncode == 141
+
+
+def test_forget_asks_at_the_terminal_and_yes_skips_the_question(filled_db, monkeypatch):
+    from bot.cli import main
+    from bot.cli.progress import confirmed
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert confirmed("Delete?") is False
+    assert main(["forget", "--name", "ada", "--db", str(filled_db)]) == 1
+    assert main(["forget", "--name", "ada", "--db", str(filled_db), "--yes"]) == 0
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    assert main(["forget", "--name", "bob", "--db", str(filled_db)]) == 0
+
+
+# --- giving up, numbering, choosing the question and the exam -----------------------------
+
+def test_giving_up_shows_the_answer_and_records_a_miss_for_review(make_coach):
+    coach = make_coach()
+    status, out = session(coach, "I don't know\nquit\n", start=CHOICE_ID)
+    assert status == 0 and "Given up: counted as a miss" in out
+    assert "Answer:\n  B) A customer managed AWS KMS key passed as VolumeKmsKeyId" in out
+    assert "next review: in 10 min" in out
+    assert "Session over: nothing answered, 1 given up this time." in out
+    assert [(a["question_id"], a["score"]) for a in coach.export(ADA)["attempts"]] == [
+        (CHOICE_ID, 0)]
+
+
+def test_a_skipped_question_leaves_its_number_to_the_next(make_coach):
+    _, out = session(make_coach(), "skip\nskip\n80 an answer\n\nquit\n", topic="security")
+    numbers = [line.split("·")[0].strip() for line in out.splitlines()
+               if line.startswith("── Question")]
+    assert numbers == ["── Question 1", "── Question 1", "── Question 1", "── Question 2"]
+
+
+def test_two_letters_for_a_single_answer_question_are_asked_again_once(make_coach):
+    coach = make_coach()
+    status, out = session(coach, "a c\nb\nquit\n", start=CHOICE_ID)
+    said = " ".join(out.split())  # as one line, whatever the wrapping
+    assert "This question has a single answer among A, B, C and D. Pick a letter." in said
+    assert "a and c" not in out
+    assert [a["score"] for a in coach.export(ADA)["attempts"]] == [100]
+
+
+def test_a_script_picks_its_question_and_its_exam(tmp_path):
+    db = str(tmp_path / "x.db")
+    result = bot("practice", "--name", "ada", "--db", db, "--question", CHOICE_ID,
+                 "--exam", "MLA-C02", input_text="b\nquit\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("mlsprep · MLA-C02 practice as ada")
+    assert "What encrypts the ML storage volumes" in result.stdout
+    assert "You chose B; the answer is B." in result.stdout
+    stats = bot("stats", "--name", "ada", "--db", db, "--exam", "mla-c01")
+    assert "mastery by MLA-C01 domain" in stats.stdout
+    unknown = bot("practice", "--name", "ada", "--db", db, "--question", "no-such-item",
+                  input_text="quit\n")
+    assert unknown.returncode == 1 and "There is no question “no-such-item”" in unknown.stdout
+
+
+def test_a_domain_that_matches_nothing_lists_domains_and_topics(tmp_path):
+    for query in ("nonsense", "a"):
+        result = bot("practice", "--db", str(tmp_path / "x.db"), "--domain", query)
+        assert result.returncode == 1
+        assert f"No question matches “{query}”" in result.stdout
+        assert "Domains: Data Engineering (tasks 1.x);" in result.stdout
+        assert "Topics:" in result.stdout and "xgboost" in result.stdout
+
+
+def test_the_model_loads_without_a_progress_bar_in_the_session():
+    # The model loads in the background while the learner reads: a bar would land after `> `.
+    code = ("import os; os.environ.pop('HF_HUB_DISABLE_PROGRESS_BARS', None); "
+            "from bot.cli.practice import quiet_model_load; quiet_model_load(); "
+            "from transformers.utils import logging; print(logging.is_progress_bar_enabled())")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_the_readme_scripts_name_questions_that_exist():
+    import re
+
+    from bot.core.corpus import load_corpus
+
+    named = re.findall(r"--question\s+([a-z0-9-]+)", (ROOT / "README.md").read_text())
+    assert named and all(question_id in load_corpus() for question_id in named)

@@ -352,3 +352,27 @@ def test_warm_up_is_passed_to_a_grader_that_has_one(make_coach):
     coach.warm_up()
     assert grader.warmed == 1
     assert make_coach().ready  # the scripted grader has nothing to load
+
+
+def test_a_person_s_exam_is_stored_and_drives_draws_and_stats(make_coach):
+    from datetime import UTC, datetime
+
+    from bot.core.coach import CoachError
+
+    coach = make_coach(exam="mls-c01")
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    coach.register("local:ada", "Ada")
+    assert coach.exam_for("local:ada") == "mls-c01"
+    assert coach.choose_exam("local:ada", "MLA-C02") == "mla-c02"
+    assert coach.exam_for("local:ada") == "mla-c02"
+    assert coach.exam_for("local:bob") == "mls-c01"
+    for _ in range(5):
+        question = coach.next_question("local:ada", now)
+        assert question.in_exam("mla-c02")
+    stats = coach.stats("local:ada", now)
+    assert stats.exam == "mla-c02"
+    assert [d.domain for d in stats.domains][0] == "Data Preparation for ML and AI"
+    assert coach.stats("local:ada", now, "mla-c01").exam == "mla-c01"
+    assert coach.export("local:ada")["exam"] == "mla-c02"
+    with pytest.raises(CoachError, match="mla-c02"):
+        coach.choose_exam("local:ada", "aws-101")

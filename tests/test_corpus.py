@@ -17,8 +17,8 @@ from bot.core.corpus import (
     load_corpus,
     read_items,
 )
-from bot.core.coverage import check_bank, near_duplicates
-from bot.core.exam import BLUEPRINTS, TASKS
+from bot.core.coverage import check_bank, coverage_table, near_duplicates
+from bot.core.exam import EXAMS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,8 @@ OPEN_ITEM = {
     "type": "open",
     "domain": "Machine Learning Implementation and Operations",
     "task": "4.3",
-    "mla_domain": "ML Solution Monitoring, Maintenance, and Security",
+    "mla_c01_task": "4.3",
+    "mla_c02_task": "4.3",
     "topics": ["security", "s3"],
     "difficulty": "easy",
     "prompt": "How do you protect training data in S3?",
@@ -41,7 +42,8 @@ MCQ_ITEM = {
     "type": "mcq",
     "domain": "Machine Learning Implementation and Operations",
     "task": "4.2",
-    "mla_domain": "Deployment and Orchestration of ML Workflows",
+    "mla_c01_task": "3.1",
+    "mla_c02_task": "3.1",
     "topics": ["cost", "ec2"],
     "difficulty": "easy",
     "prompt": "Which pricing option suits interruptible development work?",
@@ -88,7 +90,8 @@ def test_truefalse_options_read_as_text_even_when_yaml_parses_booleans(tmp_path)
           type: truefalse
           domain: Machine Learning Implementation and Operations
           task: "4.3"
-          mla_domain: ML Solution Monitoring, Maintenance, and Security
+          mla_c01_task: "4.3"
+          mla_c02_task: "4.3"
           topics: [iam]
           difficulty: easy
           prompt: Use the root user for daily work.
@@ -113,15 +116,21 @@ BROKEN = [
      "Data Engineering; Exploratory Data Analysis; Modeling; "
      "Machine Learning Implementation and Operations"),
     (with_changes(OPEN_ITEM, task="5.1"),
-     "bank.yaml: item ops-sample-open: field task: unknown task statement '5.1'; "
-     "use 1.1 to 4.4 as in the exam guide"),
+     "bank.yaml: item ops-sample-open: field task: unknown MLS-C01 task statement '5.1'; "
+     "use 1.1 to 4.4 as in the exam guide, or none"),
     (with_changes(OPEN_ITEM, task="1.2"),
      "bank.yaml: item ops-sample-open: field task: task 1.2 belongs to 'Data Engineering', "
      "not 'Machine Learning Implementation and Operations'"),
-    (with_changes(OPEN_ITEM, mla_domain="Security"),
-     "bank.yaml: item ops-sample-open: field mla_domain: unknown MLA-C01 domain 'Security'; "
-     "use one of: Data Preparation for ML; ML Model Development; Deployment and Orchestration "
-     "of ML Workflows; ML Solution Monitoring, Maintenance, and Security"),
+    (with_changes(OPEN_ITEM, mla_c02_task="4.4"),
+     "bank.yaml: item ops-sample-open: field mla_c02_task: unknown MLA-C02 task statement "
+     "'4.4'; use 1.1 to 4.3 as in the exam guide, or none"),
+    (with_changes(OPEN_ITEM, mla_c01_task=None),
+     "bank.yaml: item ops-sample-open: field mla_c01_task: missing"),
+    (with_changes(OPEN_ITEM, task="none"),
+     "bank.yaml: item ops-sample-open: field domain: an item MLS-C01 does not test "
+     "(task: none) has no MLS-C01 domain"),
+    (with_changes(OPEN_ITEM, domain=None),
+     "bank.yaml: item ops-sample-open: field domain: missing"),
     (with_changes(OPEN_ITEM, type="essay"),
      "bank.yaml: item ops-sample-open: field type: must be one of open, mcq, multi, truefalse, "
      "not 'essay'"),
@@ -208,10 +217,37 @@ def test_near_duplicate_prompts_are_found(tmp_path):
 def test_whole_bank_checks_report_missing_tasks_notes_and_shares(tmp_path):
     questions, _ = read_items(write_bank(tmp_path, OPEN_ITEM, MCQ_ITEM))
     errors = check_bank(questions, "mls-c01", whole_bank=True).errors
-    assert "task 1.1 (Create data repositories for ML): no item" in errors
+    assert ("mls-c01 task 1.1 (Create data repositories for ML): 0 item(s), at least 5 "
+            "needed") in errors
     assert "source notes: notes:practice-01 has no item" in errors
     assert "source notes: notes:practice-04 has no item" not in errors
-    assert any(e.startswith("domain Modeling: 0% of items") for e in errors)
+    assert any(e.startswith("mls-c01 domain Modeling: 0% of its items") for e in errors)
+    # Only the exam asked for is checked.
+    assert not any(e.startswith("mla-c0") for e in errors)
+
+
+def test_every_blueprint_is_checked_when_no_exam_is_named(tmp_path):
+    questions, _ = read_items(write_bank(tmp_path, OPEN_ITEM, MCQ_ITEM))
+    errors = check_bank(questions, None, whole_bank=True).errors
+    assert ("mla-c02 task 4.3 (Secure ML and AI workloads, credentials for FMs and Guardrails): "
+            "1 item(s), at least 5 needed") in errors
+    assert any(e.startswith("mla-c01 domain Data Preparation for ML: 0%") for e in errors)
+
+
+def test_an_item_an_exam_does_not_test_counts_only_for_the_others(tmp_path):
+    genai = with_changes(OPEN_ITEM, id="gen-sample", task="none", domain=None,
+                         mla_c01_task="none", mla_c02_task="1.2",
+                         prompt="How would you chunk documents for retrieval?")
+    questions, problems = read_items(write_bank(tmp_path, OPEN_ITEM, genai))
+    assert not problems
+    item = next(q for q in questions if q.id == "gen-sample")
+    assert (item.task, item.domain, item.mla_c01_task) == (None, None, None)
+    assert not item.in_exam("mls-c01") and item.in_exam("MLA-C02")
+    assert item.exam_domain("mla-c02") == "Data Preparation for ML and AI"
+    assert item.placement("mls-c01") == "Data Preparation for ML and AI · MLA-C02 task 1.2"
+    table = coverage_table(questions, "mla-c02")
+    assert "2 of 2 items" in table
+    assert "1 of 2 items" in coverage_table(questions, "mls-c01")
 
 
 def test_unbalanced_answer_letters_are_reported(tmp_path):
@@ -234,10 +270,11 @@ def test_real_bank_loads_and_covers_the_source_notes(corpus):
 
 def test_real_bank_passes_every_whole_bank_check(corpus):
     questions = list(corpus)
-    report = check_bank(questions, "mls-c01", whole_bank=True)
+    report = check_bank(questions, None, whole_bank=True)
     assert report.errors == []
-    assert {q.task for q in questions} == set(TASKS)
-    assert set(BLUEPRINTS["mls-c01"]) == {q.domain for q in questions}
+    for code, blueprint in EXAMS.items():
+        assert {q.exam_task(code) for q in questions} - {None} == set(blueprint.tasks)
+        assert set(blueprint.blueprint) == {q.exam_domain(code) for q in questions} - {None}
 
 
 def test_real_bank_open_items_have_self_contained_key_points(corpus):

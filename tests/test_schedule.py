@@ -104,6 +104,21 @@ def test_filter_that_matches_nothing_returns_nothing(fixture_corpus, query):
     assert schedule.match_filter(query, list(fixture_corpus)) == []
 
 
+@pytest.mark.parametrize("query, expected", [
+    ("a", set()), ("e", set()), ("ml", set()),
+    ("kms", {"fx-kms-encryption"}), ("KMS", {"fx-kms-encryption"}),
+])
+def test_a_short_query_must_name_a_label_exactly(fixture_corpus, query, expected):
+    # Fuzzy matching would find one letter inside every label and match the whole bank.
+    assert {q.id for q in schedule.match_filter(query, list(fixture_corpus))} == expected
+
+
+def test_the_choices_for_a_filter_name_every_domain_and_topic(fixture_corpus):
+    said = schedule.filter_choices(list(fixture_corpus), "mla-c01")
+    assert said.startswith("Domains: Data Preparation for ML (tasks 1.x); ML Model Development")
+    assert all(topic in said for topic in fixture_corpus.topics())
+
+
 def test_no_filter_keeps_every_question(fixture_corpus):
     assert len(schedule.match_filter(None, list(fixture_corpus))) == len(fixture_corpus)
 

@@ -9,7 +9,8 @@ from bot.core import grade as g
 from bot.core.corpus import Question
 from bot.core.scoring import CAPS, MESSAGES, Grader
 
-COMMON = dict(domain="Modeling", task="3.1", mla_domain="ML Model Development", topics=("x",),
+COMMON = dict(domain="Modeling", task="3.1", mla_c01_task="2.1", mla_c02_task="2.1",
+              topics=("x",),
               difficulty="medium", source="notes:practice-01")
 
 S3 = Question(
@@ -68,8 +69,9 @@ QUESTIONS = {"s3": S3, "overfit": OVERFIT, "spot": SPOT}
 
 
 @pytest.fixture(scope="module")
-def grader(embedder):
-    return Grader(embedder)
+def grader(embedder, judge):
+    """The grader as the coach builds it: the entailment judge decides the key points."""
+    return Grader(embedder, judge=judge, bank=QUESTIONS.values())
 
 
 @pytest.mark.parametrize("qid, answer, bands", [
@@ -226,6 +228,73 @@ def test_a_point_made_past_the_model_window_still_counts(grader, embedder):
     assert embedder.count_tokens(answer) > 256
     result = grader.grade(SPOT, answer)
     assert SPOT.key_points[2] in result.covered
+
+
+# What an examiner would sign (issue: grades a learner can trust) --------------------------
+
+@pytest.mark.parametrize("qid, answer", [
+    ("s3", "Turn on S3 versioning for the bucket so an overwritten file can be restored."),
+    ("overfit", "Add dropout to the network."),
+    ("overfit", "I'd stop training early once the validation loss stops going down."),
+    ("spot", "Checkpoint to S3 so that a reclaimed job picks up where it left off."),
+])
+def test_a_correct_partial_answer_is_partial_never_off_topic(grader, qid, answer):
+    result = grader.grade(QUESTIONS[qid], answer)
+    assert result.band == g.PARTIAL, (result.score, result.band, result.flag, result.covered)
+    assert result.covered and not result.contradicted
+
+
+@pytest.mark.parametrize("qid, answer", [
+    ("spot", "Managed Spot training is never the right choice for cutting training cost; "
+             "always pay for on-demand capacity."),
+    ("s3", "Encrypt with KMS, enforce TLS, least privilege for the role, block public access, "
+           "versioning and CloudTrail. Just kidding, none of that is needed: the defaults are "
+           "fine."),
+    ("overfit", "This is underfitting, not overfitting, so make the model bigger and train "
+                "it for longer."),
+])
+def test_a_wrong_answer_is_told_it_is_wrong_and_which_point_it_contradicts(grader, qid,
+                                                                           answer):
+    result = grader.grade(QUESTIONS[qid], answer)
+    assert result.flag == g.CONTRADICTION, (result.score, result.band, result.covered)
+    assert result.band == g.WEAK
+    assert result.contradicted and result.contradicted[0] in result.message
+    assert "Partly there" not in result.message
+    assert not set(result.contradicted) & set(result.covered)
+
+
+@pytest.mark.parametrize("qid, answer", [
+    ("s3", "KMS is key. TLS is important. Versioning matters. CloudTrail is crucial. Least "
+           "privilege is the main thing."),
+    ("overfit", "Regularization is key. Dropout matters. Early stopping is important. Data is "
+                "crucial."),
+    ("spot", "You could use EC2, Spot, On-Demand, Savings Plans, S3, EBS, EFS, CloudWatch or "
+             "Step Functions, depending on the situation."),
+])
+def test_stuffing_and_name_dropping_score_below_a_correct_partial_answer(grader, qid, answer):
+    partial = {"s3": "Turn on S3 versioning so an overwritten file can be restored.",
+               "overfit": "Add dropout to the network.",
+               "spot": "Checkpoint to S3 so that a reclaimed job picks up where it left off."}
+    result = grader.grade(QUESTIONS[qid], answer)
+    assert result.band != g.STRONG
+    assert result.score < grader.grade(QUESTIONS[qid], partial[qid]).score
+
+
+def test_more_key_points_never_give_a_lower_band(grader):
+    answers = [
+        "Encrypt the data at rest with KMS keys.",
+        "Encrypt the data at rest with KMS keys and block public access to the bucket.",
+        "Encrypt the data at rest with KMS keys, block public access to the bucket and turn on "
+        "versioning so objects can be recovered.",
+        "Encrypt the data at rest with KMS keys, require TLS with a bucket policy, block public "
+        "access, turn on versioning so objects can be recovered, and audit with CloudTrail.",
+    ]
+    rank = {g.OFF_TOPIC: 0, g.WEAK: 1, g.PARTIAL: 2, g.STRONG: 3}
+    results = [grader.grade(S3, a) for a in answers]
+    made = [len(r.covered) for r in results]
+    assert made == sorted(made), made
+    bands = [rank[r.band] for r in results]
+    assert bands == sorted(bands), [(r.band, len(r.covered)) for r in results]
 
 
 # Choice items --------------------------------------------------------------------------

@@ -210,5 +210,6 @@ def test_a_new_migration_upgrades_an_existing_file_and_keeps_its_rows(tmp_path, 
     assert upgraded.version == len(MIGRATIONS) + 1
     assert upgraded.person("local:ada") == {"id": "local:ada", "display_name": "ada",
                                             "tz": "UTC", "created_at": NOW.isoformat(
-                                                timespec="microseconds"), "locale": None}
+                                                timespec="microseconds"), "exam": None,
+                                            "locale": None}
     upgraded.close()

@@ -8,27 +8,30 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.core.corpus import default_corpus_dir, read_items
-from bot.core.coverage import check_bank, coverage_table
+from bot.core.coverage import bank_summary, check_bank, coverage_table
+from bot.core.exam import EXAMS
 
 
 def configure(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("action", choices=["check"], help="what to do with the bank")
     parser.add_argument("path", nargs="?", help="a corpus folder or one YAML file "
                         "(default: MLSPREP_CORPUS, else corpus/)")
-    parser.add_argument("--exam", choices=["mls-c01", "mla-c01"],
-                        help="blueprint for the domain shares (default: MLSPREP_EXAM)")
+    parser.add_argument("--exam", choices=list(EXAMS),
+                        help="check and print one blueprint only (default: all three)")
 
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     path = Path(args.path or settings.corpus_path or default_corpus_dir())
-    exam = args.exam or settings.exam
     if not path.exists():
         print(f"corpus check: no such file or folder: {path}", file=sys.stderr)
         return 1
     questions, problems = read_items(path)
-    report = check_bank(questions, exam, whole_bank=path.is_dir())
-    print(coverage_table(questions, exam))
+    report = check_bank(questions, args.exam, whole_bank=path.is_dir())
+    for code in [args.exam] if args.exam else list(EXAMS):
+        print(coverage_table(questions, code))
+        print()
+    print(bank_summary(questions))
     for note in report.notes:
         print(f"note: {note}")
     errors = [str(p) for p in problems] + report.errors

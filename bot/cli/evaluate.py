@@ -24,6 +24,7 @@ from bot.core.evaluation import (
     macro_f1,
     pearson,
     read_dataset,
+    rubric_report,
     spearman,
 )
 
@@ -43,9 +44,11 @@ def configure(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
     try:
-        data = read_dataset(args.dataset)
-        train = read_dataset(args.fit) if args.fit else None
+        corpus = _corpus(settings, args.dataset)
+        data = read_dataset(args.dataset, corpus)
+        train = read_dataset(args.fit, corpus) if args.fit else None
     except DatasetError as exc:
         print(f"eval: {exc}", file=sys.stderr)
         return 1
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
 
-    grader = _grader()
+    grader = _grader(settings, corpus)
     threshold = None
     if train is not None:
         fit_grades = grade_rows(grader, train.rows, _progress(args, f"fit {train.path.name}"))
@@ -70,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     scores = [x.score for x in grades]
 
     print(f"dataset: {data.path} ({len(data.rows)} answers)")
+    if data.gold == "grade":
+        _print_rubric(rubric_report(data.rows, grades))
     if data.gold == "score":
         print(f"pearson: {pearson(scores, data.targets):.3f}")
         print(f"spearman: {spearman(scores, data.targets):.3f}")
@@ -94,13 +99,38 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _grader():
+def _corpus(settings: Settings, dataset: Path):
+    """The bank, for a rubric set that names its questions by id (None otherwise)."""
+    try:
+        with dataset.open(encoding="utf-8") as handle:
+            header = handle.readline()
+    except OSError:
+        return None  # read_dataset reports it
+    if "question_id" not in header.split(","):
+        return None
+    from bot.core.corpus import load_corpus
+
+    return load_corpus(settings.corpus_path)
+
+
+def _grader(settings: Settings, corpus):
     # Imported here: the command table must not load the model to print --help.
     from bot.core.scoring import Grader
     from bot.embeddings import Embedder
+    from bot.nli import EntailmentModel
 
-    settings = Settings.from_env()
-    return Grader(Embedder(settings.model))
+    # Topicality compares each answer with the whole bank.
+    return Grader(Embedder(settings.model), judge=EntailmentModel(), bank=corpus or ())
+
+
+def _print_rubric(report: dict) -> None:
+    for name, value in report.items():
+        if isinstance(value, tuple):
+            done, total = value
+            value = f"{done} of {total} ({done / total:.0%})" if total else "0 of 0"
+        elif isinstance(value, float):
+            value = f"{value:.3f}"
+        print(f"{name}: {value}")
 
 
 def _progress(args: argparse.Namespace, label: str):

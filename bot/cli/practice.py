@@ -1,8 +1,9 @@
 """`practice`: the terminal coach. The same Coach as the Slack bot, driven from stdin/stdout.
 
-Answers end with an empty line (choice questions take one line). `hint`, `skip`, `stats`,
-`board` and `quit` work at the prompt. Piped input behaves exactly like typed input, and
-end of input ends the session with exit status 0.
+Answers end with an empty line (choice questions take one line). What a line means (a
+command word or an answer) and whether an answer can be graded is decided by bot.core.turn;
+this module reads lines and renders the turn's replies. Piped input behaves exactly like
+typed input, and end of input ends the session with exit status 0.
 """
 
 from __future__ import annotations
@@ -15,70 +16,109 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.cli.progress import bar, default_name, person_id, render_board, render_stats
+from bot.cli import quiet_broken_pipe
+from bot.cli.progress import (
+    add_exam_option,
+    bar,
+    default_name,
+    person_id,
+    render_board,
+    render_stats,
+)
 from bot.config import Settings
-from bot.core.coach import Coach, CoachError, Feedback, NoQuestionsLeft
-from bot.core.corpus import Question
-from bot.core.exam import TASKS
-from bot.core.schedule import match_filter
+from bot.core.coach import Coach, CoachError
+from bot.core.corpus import Question, UnknownQuestion
+from bot.core.exam import exam as exam_of
+from bot.core.turn import (
+    ANSWER,
+    Asked,
+    Graded,
+    Hinted,
+    NoQuestion,
+    Reply,
+    ShowBoard,
+    ShowHelp,
+    ShowStats,
+    Turn,
+    Unusable,
+    check_answer,
+    help_text,
+    parse,
+)
 
 WIDTH = 88
 QUIT_WAIT = 0.5  # seconds to let background model work finish at the end of a session
-COMMANDS = {
-    "hint": "a nudge for this question",
-    "skip": "another question (nothing recorded)",
-    "stats": "your progress",
-    "board": "the leaderboard",
-    "quit": "stop (end of input does too)",
-}
-ALIASES = {"exit": "quit", "q": "quit", "next": "skip", "help": "help", "?": "help"}
-HELP = "At the prompt: " + "; ".join(f"{name}: {what}" for name, what in COMMANDS.items())
+HELP = "At the prompt: " + help_text()
 
 
 def configure(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--name", help="who is practising (default: your login name)")
     parser.add_argument("--domain", "--topic", dest="topic", metavar="D",
                         help="practise one domain, task or topic, e.g. security (typos forgiven)")
+    parser.add_argument("--question", metavar="ID",
+                        help="start with this question (its id in corpus/), e.g. for a script")
+    add_exam_option(parser, remembered=True)
     parser.add_argument("--db", help="SQLite file (default: DATABASE_PATH, else ./mlsprep.db)")
 
 
 def run(args: argparse.Namespace) -> int:
     from bot.wiring import build_coach
 
+    quiet_model_load()
     settings = Settings.from_env(database_path=args.db)
     coach = build_coach(settings)
     name = (args.name or default_name()).strip()
     coach.register(person_id(name), name, settings.tz)
+    if args.exam:
+        coach.choose_exam(person_id(name), args.exam)
     try:
-        status = Session(coach, person_id(name), topic=args.topic).run()
+        status = Session(coach, person_id(name), topic=args.topic,
+                         question_id=args.question).run()
     except KeyboardInterrupt:
         print()
         status = 130
+    except BrokenPipeError:
+        status = quiet_broken_pipe()
     if not coach.close(timeout=QUIT_WAIT):
         # The model is still loading: a normal exit would abort in torch's threads, and
         # waiting for the load would hang a quick `quit`. Everything is written already.
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (BrokenPipeError, ValueError):
+                pass
         os._exit(status)
     return status
 
 
+def quiet_model_load() -> None:
+    """Keep the model's "Loading weights" progress bar out of the session: it would land in
+    the middle of a prompt, as the model loads in the background while the learner reads."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
 class Session:
-    """One practice session: ask, read, grade, show, repeat until quit or end of input."""
+    """One practice session: ask, read, answer through the turn, show, until quit or end of
+    input. Everything about what the learner typed is decided by bot.core.turn; this class
+    reads lines and renders replies."""
 
     def __init__(self, coach: Coach, person: str, topic: str | None = None,
                  stdin: TextIO | None = None, stdout: TextIO | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 question_id: str | None = None):
         self.coach = coach
+        self.turn = Turn(coach, source="cli")
         self.person = person
         self.topic = topic
+        self.question_id = question_id
         self.stdin = stdin or sys.stdin
         self.out = stdout or sys.stdout
         self.clock = clock
         self.echo = not _isatty(self.stdin)
         self.told_loading = False
         self.scores: list[int] = []
-        self.asked = 0
+        self.given_up = 0
 
     # output ---------------------------------------------------------------------------
     def say(self, text: str = "") -> None:
@@ -104,86 +144,70 @@ class Session:
 
     # the loop -------------------------------------------------------------------------
     def run(self) -> int:
-        exam = self.coach.exam.upper()
+        exam = self.coach.exam_for(self.person).upper()
         self.say(f"mlsprep · {exam} practice as {self.person.split(':', 1)[1]}"
                  + (f" · filter “{self.topic}”" if self.topic else ""))
         self.wrapped("Answer in as many lines as you like and finish with an empty line; "
                      "choice questions take one line.")
         self.wrapped(HELP)
         try:
-            question = self._first_question()
-        except NoQuestionsLeft as exc:
-            self.say(str(exc))
+            reply = self.turn.start(self.person, self.clock(), self.topic, self.question_id)
+        except UnknownQuestion:
+            self.say(f"There is no question “{self.question_id}” in the bank.")
+            return 1
+        if isinstance(reply, NoQuestion):
+            self.wrapped(reply.message)
             return 1
         self.coach.warm_up()  # the model loads while the learner reads the first question
-        while question is not None:
-            question = self._ask(question)
+        while isinstance(reply, Asked):
+            reply = self._ask(reply)
+        if isinstance(reply, NoQuestion):
+            self.wrapped(reply.message)
         self._goodbye()
         return 0
 
-    def _first_question(self) -> Question:
-        pending = self.coach.pending(self.person)
-        if pending is not None and (not self.topic
-                                    or pending in match_filter(self.topic, [pending])):
-            return pending  # carry on where the last session stopped
-        return self.coach.next_question(self.person, self.clock(), self.topic)
-
-    def _next(self, skip: bool = False) -> Question | None:
-        try:
-            if skip:
-                return self.coach.skip(self.person, self.clock(), self.topic)
-            return self.coach.next_question(self.person, self.clock(), self.topic)
-        except NoQuestionsLeft as exc:
-            self.say(str(exc))
-            return None
-
-    def _ask(self, question: Question) -> Question | None:
-        """Show a question and handle input until it is answered or left; the next question."""
-        self.asked += 1
+    def _ask(self, asked: Asked) -> Reply | None:
+        """Show a question and handle input until it is answered or left; the next reply."""
+        if asked.skipped is not None:
+            self.say("Skipped. Nothing recorded; `give up` would have shown the answer.")
+        question = asked.question
         self._show(question)
         while True:
             first = self.readline("> ")
             if first is None:
                 return None
-            command = ALIASES.get(first.strip().lower(), first.strip().lower())
-            if command == "quit":
-                return None
-            if command == "skip":
-                self.say("Skipped.")
-                return self._next(skip=True)
-            if command == "hint":
-                self.wrapped(f"Hint: {self.coach.hint(self.person)}")
-                continue
-            if command == "stats":
-                self.say(render_stats(self.coach.stats(self.person, self.clock())))
-                self.say(f"\n(Back to the question: {_short(question.prompt)})")
-                continue
-            if command == "board":
-                self.say(render_board(self.coach.leaderboard(self.clock(), "week",
-                                                             self.person)))
-                self.say(f"\n(Back to the question: {_short(question.prompt)})")
-                continue
-            if command == "help":
-                self.wrapped(HELP)
-                continue
-            text = first if question.is_choice else self._rest_of_answer(first)
-            if not question.is_choice and not text.strip():
-                self.wrapped("That was an empty answer. Type your answer and finish it with "
-                             "an empty line, or `skip` for another question.")
-                continue
-            if not question.is_choice and not self.coach.ready and not self.told_loading:
-                self.say("(Loading the scoring model for the first answer; a few seconds.)")
-                self.told_loading = True
+            intent = parse(first, has_pending=True)
             try:
-                feedback = self.coach.answer(self.person, text, self.clock(), source="cli")
-            except CoachError as exc:
+                if intent.kind == ANSWER:
+                    text = first if question.is_choice else self._rest_of_answer(first)
+                    if not question.is_choice and not check_answer(question, text) \
+                            and not self.coach.ready and not self.told_loading:
+                        self.say("(Loading the scoring model for the first answer; "
+                                 "a few seconds.)")
+                        self.told_loading = True
+                    reply = self.turn.answer(self.person, text, self.clock())
+                else:
+                    reply = self.turn.act(self.person, intent, self.clock(), self.topic)
+            except CoachError as exc:  # e.g. the question was answered in another session
                 self.say(str(exc))
-                return self._next()
-            if not feedback.recorded:
-                self.wrapped(feedback.grade.message or _unclear(question))
-                continue
-            self._show_feedback(feedback)
-            return self._next()
+                return self.turn.next(self.person, self.clock(), self.topic)
+            if isinstance(reply, Unusable):
+                self.wrapped(reply.problem.message)
+            elif isinstance(reply, Hinted):
+                self.wrapped(f"Hint: {reply.hint}")
+            elif isinstance(reply, ShowStats | ShowBoard):
+                self.say(render_stats(reply.stats) if isinstance(reply, ShowStats)
+                         else render_board(reply.board))
+                self.say(f"\n(Back to the question: {_short(question.prompt)})")
+            elif isinstance(reply, ShowHelp):
+                self.wrapped(HELP)
+            elif isinstance(reply, Graded):
+                self._show_feedback(reply)
+                return self.turn.next(self.person, self.clock(), self.topic)
+            elif isinstance(reply, Asked) and reply.resumed:
+                self._show(reply.question)
+            else:  # a new question, nothing left to ask, or quit
+                return reply
 
     def _rest_of_answer(self, first: str) -> str:
         lines = [first]
@@ -198,13 +222,18 @@ class Session:
 
     # rendering ------------------------------------------------------------------------
     def _show(self, question: Question) -> None:
-        domain = question.exam_domain(self.coach.exam)
-        task = TASKS.get(question.task, "")
+        mine = self.coach.exam_for(self.person)
+        code = mine if question.in_exam(mine) else "mla-c02"
+        domain = question.exam_domain(code) or ""
+        task_id = question.exam_task(code)
+        task = exam_of(code).tasks.get(task_id, "")
         self.say()
-        self.say(f"── Question {self.asked} · {domain} · {question.difficulty} "
+        # Numbered by questions dealt with: a skipped question leaves its number to the next.
+        number = len(self.scores) + self.given_up + 1
+        self.say(f"── Question {number} · {domain} · {question.difficulty} "
                  f"{'─' * max(3, WIDTH - 24 - len(domain) - len(question.difficulty))}")
         if task:
-            self.say(f"   task {question.task}: {task}")
+            self.say(f"   task {task_id}: {task}")
         self.wrapped(question.prompt)
         for letter, option in zip(question.letters, question.options, strict=True):
             self.wrapped(f"{letter}) {option}", indent="  ", hang="   ")
@@ -216,28 +245,30 @@ class Session:
         else:
             self.say("(your answer; finish with an empty line)")
 
-    def _show_feedback(self, feedback: Feedback) -> None:
+    def _show_feedback(self, graded: Graded) -> None:
+        feedback = graded.feedback
         grade, question = feedback.grade, feedback.question
-        self.scores.append(grade.score)
-        self.say()
-        self.say(f"Score {grade.score:>3}/100  {bar(grade.score / 100)}  {grade.band}")
+        if graded.gave_up:
+            self.given_up += 1
+            self.say()
+            self.say("Given up: counted as a miss, so it comes back for review.")
+        else:
+            self.scores.append(grade.score)
+            self.say()
+            self.say(f"Score {grade.score:>3}/100  {bar(grade.score / 100)}  {grade.band}")
         if grade.message:
             self.wrapped(grade.message)
-        if question.is_choice:
+        if question.is_choice and not graded.gave_up:
             chosen = ", ".join(grade.chosen) or "-"
             self.say(f"You chose {chosen}; the answer is {', '.join(question.answer)}.")
         for point in grade.covered:
             self.wrapped(f"✓ {point}", indent="  ", hang="  ")
-        for point in grade.missed:
+        for point in () if graded.gave_up else grade.contradicted:
+            self.wrapped(f"⚠ {point} (you said the opposite)", indent="  ", hang="  ")
+        for point in () if graded.gave_up else grade.missed:
             self.wrapped(f"✗ {point}", indent="  ", hang="  ")
-        if question.is_choice:
-            self.say("Answer:")
-            for letter in question.answer:
-                self.wrapped(f"{letter}) {question.option(letter)}", indent="  ", hang="   ")
-            self.wrapped(question.explanation, indent="  ")
-        else:
-            self.say("Reference answer:")
-            self.wrapped(question.reference_answer, indent="  ")
+        self.say("Answer:" if question.is_choice else "Reference answer:")
+        self.wrapped(question.solution(), indent="  ")
         notes = []
         if feedback.best_before is not None:
             notes.append(f"your best before: {feedback.best_before}")
@@ -247,11 +278,13 @@ class Session:
             self.say("(" + "; ".join(notes) + ")")
 
     def _goodbye(self) -> None:
+        given_up = f", {self.given_up} given up" if self.given_up else ""
         if self.scores:
             average = sum(self.scores) / len(self.scores)
-            self.say(f"\nSession over: {len(self.scores)} answered, average {average:.0f}/100.")
+            self.say(f"\nSession over: {len(self.scores)} answered{given_up}, "
+                     f"average {average:.0f}/100.")
         else:
-            self.say("\nSession over: nothing answered this time.")
+            self.say(f"\nSession over: nothing answered{given_up} this time.")
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -263,13 +296,6 @@ def _isatty(stream: TextIO) -> bool:
 
 def _short(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _unclear(question: Question) -> str:
-    if question.is_choice:
-        return (f"I couldn't tell which option you meant: answer with "
-                f"{', '.join(question.letters)} or the option's text.")
-    return "I couldn't grade that; try again in a sentence or two."
 
 
 def _when(due: datetime, now: datetime) -> str:

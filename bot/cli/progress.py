@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from bot.config import Settings
 from bot.core.coach import Board, CoachError, Stats
+from bot.core.exam import EXAMS
 
 BAR_WIDTH = 10
 
@@ -29,9 +30,29 @@ def configure(parser: argparse.ArgumentParser, name: str) -> None:
     if name == "export":
         parser.add_argument("--output", "-o", help="write the JSON to this file, not stdout")
     if name == "forget":
-        parser.add_argument("--yes", action="store_true",
-                            help="accepted for scripts; forget never asks")
+        parser.add_argument("--yes", "-y", action="store_true",
+                            help="do not ask for confirmation at the terminal")
+    if name == "stats":
+        add_exam_option(parser)
     parser.add_argument("--db", help="SQLite file (default: DATABASE_PATH, else ./mlsprep.db)")
+
+
+def add_exam_option(parser: argparse.ArgumentParser, remembered: bool = False) -> None:
+    what = ("the exam to prepare for, remembered for this person from now on"
+            if remembered else "the exam to show progress in, this run only")
+    parser.add_argument("--exam", type=str.lower, choices=list(EXAMS),
+                        help=f"{what} (default: the person's exam, else MLSPREP_EXAM)")
+
+
+def confirmed(question: str) -> bool:
+    """Ask yes/no when a person is at the terminal; anything but yes is no. Without a
+    terminal (a script, a pipe) there is nobody to ask, and the command goes ahead."""
+    if not sys.stdin.isatty():
+        return True
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 def person_id(name: str) -> str:
@@ -54,12 +75,16 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or (None if args.command == "board" else default_name())
     try:
         if args.command == "stats":
-            print(render_stats(coach.stats(person_id(name), now)))
+            print(render_stats(coach.stats(person_id(name), now, getattr(args, "exam", None))))
         elif args.command == "board":
             me = person_id(name) if name else None
             periods = ["week", "all"] if args.period == "both" else [args.period]
             print("\n\n".join(render_board(coach.leaderboard(now, p, me)) for p in periods))
         elif args.command == "forget":
+            if not args.yes and not confirmed(f"Delete everything stored about {name}?"):
+                print(f"Nothing deleted. (`forget --name {name} --yes` deletes without "
+                      "asking.)", file=sys.stderr)
+                return 1
             gone = coach.forget(person_id(name))
             print(f"Forgot {name}: {gone} row(s) deleted.")
         elif args.command == "export":

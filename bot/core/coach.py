@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core import leaderboard, mastery, schedule, streaks
 from bot.core.corpus import Question, UnknownQuestion  # noqa: F401  (re-exported for adapters)
-from bot.core.exam import EXAM_NAMES, blueprint
-from bot.core.grade import Grade
+from bot.core.exam import EXAMS, UnknownExam, blueprint, exam
+from bot.core.grade import WEAK, Grade
 from bot.core.schedule import ReviewState, utc
 
 
@@ -171,6 +171,23 @@ class Coach:
     def _ensure(self, person_id: str) -> None:
         self.store.ensure_person(person_id, _default_name(person_id), self.tz)
 
+    def exam_for(self, person_id: str) -> str:
+        """The exam the person prepares for: their own choice, else the workspace default."""
+        row = self.store.person(person_id)
+        return (row or {}).get("exam") or self.exam
+
+    def choose_exam(self, person_id: str, code: str) -> str:
+        """Store the person's exam (an exam code, any case); returns the code. Raises
+        CoachError naming the codes for anything else."""
+        try:
+            chosen = exam(code).code
+        except UnknownExam:
+            raise CoachError(f"“{code}” is not an exam I know: use one of "
+                             f"{', '.join(EXAMS)}.") from None
+        self._ensure(person_id)
+        self.store.set_exam(person_id, chosen)
+        return chosen
+
     # practice -------------------------------------------------------------------------
     def question(self, question_id: str) -> Question:
         """A question by id (a button's payload); raises UnknownQuestion."""
@@ -184,13 +201,19 @@ class Coach:
         self._ensure(person_id)
         last = self.store.pending(person_id)
         last_asked = last["question_id"] if last else None
+        code = self.exam_for(person_id)
         question = schedule.choose_next(
-            list(self.corpus), self._states(person_id), self.store.best_scores(person_id), now,
-            self.rng, self.exam, last_asked=last_asked, query=topic)
+            self._bank(code), self._states(person_id), self.store.best_scores(person_id), now,
+            self.rng, code, last_asked=last_asked, query=topic)
         if question is None:
-            raise NoQuestionsLeft(self._nothing_left(topic, last_asked))
+            raise NoQuestionsLeft(self._nothing_left(topic, last_asked, code))
         self.store.set_pending(person_id, question.id, now)
         return question
+
+    def _bank(self, code: str | None = None) -> list[Question]:
+        """The questions an exam tests (default: the workspace's exam)."""
+        code = code or self.exam
+        return [q for q in self.corpus if q.in_exam(code)]
 
     def pending(self, person_id: str) -> Question | None:
         """The open question awaiting this person's answer, if any."""
@@ -216,11 +239,32 @@ class Coach:
         self._ensure(person_id)
         return self._grade_and_record(person_id, question, text, now, source)
 
+    def give_up(self, person_id: str, now: datetime, source: str = "cli") -> Feedback:
+        """Record a miss on the pending question (score 0: review brings it back soon) so its
+        answer can be shown. Raises NoPendingQuestion."""
+        now = utc(now)
+        question = self.pending(person_id)
+        if question is None:
+            raise NoPendingQuestion(HOW_TO_GET_A_QUESTION)
+        return self._record(person_id, question, "", Grade(0, WEAK, missed=question.key_points),
+                            now, source)
+
+    def ask(self, person_id: str, question_id: str, now: datetime) -> Question:
+        """Make one given question the pending one (a scripted session). Raises UnknownQuestion."""
+        question = self.corpus.get(question_id)
+        self._ensure(person_id)
+        self.store.set_pending(person_id, question.id, utc(now))
+        return question
+
     def _grade_and_record(self, person_id: str, question: Question, text: str, now: datetime,
                           source: str, daily_id: int | None = None) -> Feedback:
         grade = self.grader.grade(question, text)
         if not grade.gradable:
             return Feedback(question=question, grade=grade, recorded=False)
+        return self._record(person_id, question, text, grade, now, source, daily_id)
+
+    def _record(self, person_id: str, question: Question, text: str, grade: Grade,
+                now: datetime, source: str, daily_id: int | None = None) -> Feedback:
         best_before = self.store.best_scores(person_id).get(question.id)
         updated: list[ReviewState] = []
 
@@ -232,8 +276,9 @@ class Coach:
             return state.to_dict()
 
         self.store.record_attempt(
-            person_id, question.id, text, grade.score, grade.band, grade.covered, grade.missed,
-            source, now, review=next_state, daily_id=daily_id, close_pending=True)
+            person_id, question.id, text, grade.score, grade.band, grade.covered,
+            grade.contradicted + grade.missed, source, now, review=next_state,
+            daily_id=daily_id, close_pending=True)
         return Feedback(question=question, grade=grade, recorded=True, best_before=best_before,
                         next_review=updated[-1].due if updated else None)
 
@@ -262,25 +307,28 @@ class Coach:
     def _states(self, person_id: str) -> list[ReviewState]:
         return [ReviewState.from_dict(r) for r in self.store.review_states(person_id)]
 
-    def _nothing_left(self, topic: str | None, last_asked: str | None) -> str:
-        if topic and not schedule.match_filter(topic, list(self.corpus)):
-            close = schedule.closest_labels(topic, list(self.corpus))
-            suggestion = f" Try {', '.join(close)}." if close else ""
-            return f"No question matches “{topic}”.{suggestion}"
+    def _nothing_left(self, topic: str | None, last_asked: str | None,
+                      code: str | None = None) -> str:
+        code = code or self.exam
+        if topic and not schedule.match_filter(topic, self._bank(code)):
+            return (f"No question matches “{topic}”. "
+                    f"{schedule.filter_choices(self._bank(code), code)}")
         if last_asked:
             what = f"on “{topic}”" if topic else "in the bank"
             return f"That was the only question {what}; try another topic."
         return "The question bank is empty."
 
     # progress -------------------------------------------------------------------------
-    def stats(self, person_id: str, now: datetime) -> Stats:
+    def stats(self, person_id: str, now: datetime, exam_code: str | None = None) -> Stats:
+        """Progress in the person's exam (or in `exam_code`, to look at another one)."""
         now = utc(now)
         person = self.person(person_id)
         if person is None:
             raise UnknownPerson(f"No progress stored for {_default_name(person_id)} yet.")
+        code = exam_code or self.exam_for(person_id)
         attempts, average = self.store.attempt_summary(person_id)
-        rows = mastery.domain_mastery(list(self.corpus), self.store.best_scores(person_id),
-                                      self.exam)
+        rows = mastery.domain_mastery(self._bank(code), self.store.best_scores(person_id),
+                                      code)
         times = [datetime.fromisoformat(t) for t in self.store.attempt_times(person_id)]
         current, longest = streaks.streaks(times, person.tz, now)
         due = [s for s in schedule.due_reviews(self._states(person_id), now)
@@ -290,10 +338,7 @@ class Coach:
             average_score=round(average, 1) if average is not None else None,
             domains=tuple(DomainMastery(d, w, m, a, t) for d, w, m, a, t in rows),
             current_streak=current, longest_streak=longest, reviews_due=len(due),
-            readiness=mastery.readiness(rows), exam=self.exam)
-
-    def exam_name(self) -> str:
-        return EXAM_NAMES[self.exam]
+            readiness=mastery.readiness(rows), exam=code)
 
     def leaderboard(self, now: datetime, period: str = "week", person_id: str | None = None,
                     limit: int = 10) -> Board:
@@ -322,7 +367,7 @@ class Coach:
         data = self.store.export_person(person_id)
         if data is None:
             raise UnknownPerson(f"Nothing is stored about {_default_name(person_id)}.")
-        return {"exam": self.exam, **data}
+        return {"exam": self.exam_for(person_id), **data}
 
     # the daily channel question ------------------------------------------------------
     def claim_daily(self, channel: str, now: datetime) -> DailyPost | None:
@@ -334,7 +379,8 @@ class Coach:
         if self.store.daily_by_day(channel, day) is not None:
             return None
         recent = set(self.store.recent_daily_questions(channel, DAILY_NO_REPEAT))
-        pool = [q for q in self.corpus if q.id not in recent] or list(self.corpus)
+        bank = self._bank()
+        pool = [q for q in bank if q.id not in recent] or bank
         if not pool:
             raise NoQuestionsLeft("The question bank is empty.")
         question = schedule.pick_new(pool, blueprint(self.exam), self.exam, self.rng)

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import yaml
 
-from bot.core.exam import MLA_DOMAINS, MLS_DOMAINS, TASKS, task_domain
+from bot.core.exam import EXAMS, MLS_DOMAINS, NOT_TESTED, exam, task_domain
 
 QUESTION_TYPES = ("open", "mcq", "multi", "truefalse")
 CHOICE_TYPES = ("mcq", "multi", "truefalse")
 DIFFICULTIES = ("easy", "medium", "hard")
 LETTERS = string.ascii_uppercase
 
-COMMON_FIELDS = ("id", "type", "domain", "task", "mla_domain", "topics", "difficulty",
-                 "prompt", "source")
-OPTIONAL_FIELDS = ("hint", "see_also")
+COMMON_FIELDS = ("id", "type", "task", "mla_c01_task", "mla_c02_task", "topics",
+                 "difficulty", "prompt", "source")
+# `domain` names the MLS-C01 domain, so it is there exactly when `task` is not `none`.
+OPTIONAL_FIELDS = ("domain", "hint", "see_also")
 OPEN_FIELDS = ("reference_answer", "key_points")
 CHOICE_FIELDS = ("options", "answer", "explanation")
 
@@ -45,9 +46,10 @@ class Question:
 
     id: str
     type: str
-    domain: str
-    task: str
-    mla_domain: str
+    domain: str | None  # MLS-C01; None where MLS-C01 does not test the item
+    task: str | None
+    mla_c01_task: str | None
+    mla_c02_task: str | None
     topics: tuple[str, ...]
     difficulty: str
     prompt: str
@@ -80,9 +82,25 @@ class Question:
         """The correct option(s) spelled out, e.g. "C) Enable encryption at rest"."""
         return "; ".join(f"{letter}) {self.option(letter)}" for letter in self.answer)
 
-    def exam_domain(self, exam: str) -> str:
-        """The item's domain in the given blueprint's terms."""
-        return self.mla_domain if exam.lower() == "mla-c01" else self.domain
+    def exam_task(self, code: str) -> str | None:
+        """The item's task statement in an exam ("3.1"), or None where it is not tested."""
+        return getattr(self, exam(code).field)
+
+    def exam_domain(self, code: str) -> str | None:
+        """The item's domain in an exam's terms, or None where it is not tested."""
+        return exam(code).domain_of(self.exam_task(code))
+
+    def in_exam(self, code: str) -> bool:
+        return self.exam_task(code) is not None
+
+    def placement(self, code: str) -> str:
+        """Where the item sits, for display: "Modeling · task 3.2" in the given exam, or in
+        the newest exam that tests it when the given one does not."""
+        for candidate in (code, "mla-c02", "mla-c01", "mls-c01"):
+            if self.in_exam(candidate):
+                prefix = "" if candidate == code.lower() else f"{candidate.upper()} "
+                return f"{self.exam_domain(candidate)} · {prefix}task {self.exam_task(candidate)}"
+        return ""
 
     def solution(self) -> str:
         """What to show after an attempt: the reference answer, or the answer and why."""
@@ -146,8 +164,12 @@ class Corpus:
 
 
 def default_corpus_dir() -> Path:
-    """corpus/ at the top of the checkout (the package is installed editable from it)."""
-    return Path(__file__).resolve().parents[2] / "corpus"
+    """The bank shipped with the package: bot/corpus/ in an installed wheel (the build copies
+    the checkout's corpus/ there), else corpus/ at the top of the checkout (an editable
+    install, or running from the source tree)."""
+    package = Path(__file__).resolve().parents[1]
+    shipped = package / "corpus"
+    return shipped if shipped.is_dir() else package.parent / "corpus"
 
 
 def corpus_files(path: Path) -> list[Path]:
@@ -204,8 +226,9 @@ def to_question(item: dict) -> Question:
     if isinstance(answer, str):
         answer = (answer,)
     return Question(
-        id=item["id"], type=item["type"], domain=item["domain"], task=str(item["task"]),
-        mla_domain=item["mla_domain"], topics=tuple(item["topics"]),
+        id=item["id"], type=item["type"], domain=item.get("domain"),
+        task=_task(item["task"]), mla_c01_task=_task(item["mla_c01_task"]),
+        mla_c02_task=_task(item["mla_c02_task"]), topics=tuple(item["topics"]),
         difficulty=item["difficulty"], prompt=item["prompt"].strip(),
         source=item["source"].strip(),
         reference_answer=str(item.get("reference_answer", "")).strip(),
@@ -216,6 +239,11 @@ def to_question(item: dict) -> Question:
         hint=str(item.get("hint", "")).strip(),
         see_also=tuple(item.get("see_also", ())),
     )
+
+
+def _task(value: object) -> str | None:
+    text = str(value).strip()
+    return None if text == NOT_TESTED else text
 
 
 def _option_text(option: object) -> str:
@@ -257,17 +285,7 @@ def validate_item(item: object, file: str, index: int) -> list[Problem]:
     if qtype not in QUESTION_TYPES:
         bad("type", f"must be one of {', '.join(QUESTION_TYPES)}, not {qtype!r}")
         return problems
-    domain, task = item.get("domain"), str(item.get("task", ""))
-    if domain is not None and domain not in MLS_DOMAINS:
-        bad("domain", f"unknown domain {domain!r}; use one of: {'; '.join(MLS_DOMAINS)}")
-    if item.get("task") is not None:
-        if task not in TASKS:
-            bad("task", f"unknown task statement {task!r}; use 1.1 to 4.4 as in the exam guide")
-        elif domain in MLS_DOMAINS and task_domain(task) != domain:
-            bad("task", f"task {task} belongs to {task_domain(task)!r}, not {domain!r}")
-    mla = item.get("mla_domain")
-    if mla is not None and mla not in MLA_DOMAINS:
-        bad("mla_domain", f"unknown MLA-C01 domain {mla!r}; use one of: {'; '.join(MLA_DOMAINS)}")
+    problems.extend(_placement_problems(item, file, label))
     difficulty = item.get("difficulty")
     if difficulty is not None and difficulty not in DIFFICULTIES:
         bad("difficulty", f"must be one of {', '.join(DIFFICULTIES)}")
@@ -310,6 +328,34 @@ def validate_item(item: object, file: str, index: int) -> list[Problem]:
             if name in item:
                 bad(name, "choice items have no reference answer or key points")
         problems.extend(_choice_problems(item, qtype, file, label))
+    return problems
+
+
+def _placement_problems(item: dict, file: str, label: str) -> list[Problem]:
+    """Each exam's task statement is known (or `none`), and `domain` agrees with MLS-C01's."""
+    problems: list[Problem] = []
+    for code, blueprint in EXAMS.items():
+        value = item.get(blueprint.field)
+        if value in (None, ""):
+            continue  # reported as missing
+        task = str(value).strip()
+        if task != NOT_TESTED and task not in blueprint.tasks:
+            first, last = next(iter(blueprint.tasks)), list(blueprint.tasks)[-1]
+            problems.append(Problem(file, label, blueprint.field,
+                                    f"unknown {code.upper()} task statement {task!r}; use "
+                                    f"{first} to {last} as in the exam guide, or {NOT_TESTED}"))
+    domain, task = item.get("domain"), str(item.get("task", "")).strip()
+    if domain is not None and domain not in MLS_DOMAINS:
+        problems.append(Problem(file, label, "domain", f"unknown domain {domain!r}; use one of: "
+                                f"{'; '.join(MLS_DOMAINS)}"))
+    elif task == NOT_TESTED and domain is not None:
+        problems.append(Problem(file, label, "domain",
+                                "an item MLS-C01 does not test (task: none) has no MLS-C01 domain"))
+    elif task not in (NOT_TESTED, "") and domain is None:
+        problems.append(Problem(file, label, "domain", "missing"))
+    elif domain is not None and task_domain(task) not in (None, domain):
+        problems.append(Problem(file, label, "task",
+                                f"task {task} belongs to {task_domain(task)!r}, not {domain!r}"))
     return problems
 
 

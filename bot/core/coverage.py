@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from bot.core.corpus import NOTES_REFS, QUESTION_TYPES, Question, iter_notes_refs
-from bot.core.exam import TASKS, blueprint
+from bot.core.exam import EXAMS, exam
 
 # Prompts at least this similar (rapidfuzz token_sort_ratio, 0-100) are reported as one
 # question asked twice.
 NEAR_DUPLICATE_RATIO = 88
 SHARE_TOLERANCE = 0.05  # five percentage points either side of the exam weight
+MIN_ITEMS_PER_TASK = 5  # enough to practise a task statement more than once or twice
 MIN_OPEN_SHARE = 0.5
 # Letter balance is judged once there are enough single-answer items to judge it on.
 MIN_ITEMS_FOR_LETTER_BALANCE = 12
@@ -42,8 +43,9 @@ def near_duplicates(questions: list[Question]) -> list[tuple[Question, Question,
     return pairs
 
 
-def check_bank(questions: list[Question], exam: str, whole_bank: bool) -> BankReport:
-    """Checks that need every item at once. Coverage and shares apply to the whole bank only."""
+def check_bank(questions: list[Question], exam_code: str | None, whole_bank: bool) -> BankReport:
+    """Checks that need every item at once. Coverage and shares apply to the whole bank only,
+    for one exam or (exam_code None) for all three."""
     report = BankReport()
     for a, b, score in near_duplicates(questions):
         report.errors.append(
@@ -60,24 +62,36 @@ def check_bank(questions: list[Question], exam: str, whole_bank: bool) -> BankRe
     missing_refs = [ref for ref in NOTES_REFS if ref not in iter_notes_refs(questions)]
     for ref in missing_refs:
         report.errors.append(f"source notes: notes:{ref} has no item")
-    per_task = Counter(q.task for q in questions)
-    for task in TASKS:
-        if not per_task[task]:
-            report.errors.append(f"task {task} ({TASKS[task]}): no item")
+    codes = [exam_code] if exam_code else list(EXAMS)
+    for code in codes:
+        report.errors.extend(_blueprint_problems(questions, code))
     total = len(questions) or 1
-    weights = blueprint(exam)
-    per_domain = Counter(q.exam_domain(exam) for q in questions)
-    for domain, weight in weights.items():
-        share = per_domain[domain] / total
-        if abs(share - weight) > SHARE_TOLERANCE:
-            report.errors.append(
-                f"domain {domain}: {share:.0%} of items, {exam} weight is {weight:.0%} "
-                f"(allowed ±{SHARE_TOLERANCE:.0%})")
     open_share = sum(q.type == "open" for q in questions) / total
     if open_share < MIN_OPEN_SHARE:
         report.errors.append(f"open items are {open_share:.0%} of the bank; at least "
                              f"{MIN_OPEN_SHARE:.0%} should be open interview questions")
     return report
+
+
+def _blueprint_problems(questions: list[Question], code: str) -> list[str]:
+    """Every task statement has enough items and every domain is near its weight."""
+    blueprint = exam(code)
+    tested = [q for q in questions if q.in_exam(code)]
+    problems = []
+    per_task = Counter(q.exam_task(code) for q in tested)
+    for task, statement in blueprint.tasks.items():
+        if per_task[task] < MIN_ITEMS_PER_TASK:
+            problems.append(f"{code} task {task} ({statement}): {per_task[task]} item(s), "
+                            f"at least {MIN_ITEMS_PER_TASK} needed")
+    per_domain = Counter(q.exam_domain(code) for q in tested)
+    total = len(tested) or 1
+    for domain, weight in blueprint.blueprint.items():
+        share = per_domain[domain] / total
+        if abs(share - weight) > SHARE_TOLERANCE:
+            problems.append(
+                f"{code} domain {domain}: {share:.0%} of its items, weight is {weight:.0%} "
+                f"(allowed ±{SHARE_TOLERANCE:.0%})")
+    return problems
 
 
 def _letter_balance(items: list[Question]) -> list[str]:
@@ -94,30 +108,36 @@ def _letter_balance(items: list[Question]) -> list[str]:
     ]
 
 
-def coverage_table(questions: list[Question], exam: str) -> str:
-    """Items per domain (with share against the blueprint), per task statement, per type."""
-    total = len(questions)
-    lines = []
-    weights = blueprint(exam)
-    per_domain = Counter(q.exam_domain(exam) for q in questions)
-    width = max(len(d) for d in weights) + 2
-    lines.append(f"{'domain (' + exam + ')':<{width}} items  share  weight")
-    for domain, weight in weights.items():
+def coverage_table(questions: list[Question], code: str) -> str:
+    """One exam's items per domain (share against the blueprint) and per task statement."""
+    blueprint = exam(code)
+    tested = [q for q in questions if q.in_exam(code)]
+    total = len(tested)
+    lines = [f"{blueprint.name}: {total} of {len(questions)} items"]
+    per_domain = Counter(q.exam_domain(code) for q in tested)
+    width = max(len(d) for d in blueprint.domains) + 2
+    lines.append(f"{'domain':<{width}} items  share  weight")
+    for domain, weight in blueprint.blueprint.items():
         share = per_domain[domain] / total if total else 0.0
         lines.append(f"{domain:<{width}} {per_domain[domain]:>5}  {share:>5.0%}  {weight:>6.0%}")
     lines.append("")
     header = "  ".join(f"{t:>9}" for t in QUESTION_TYPES)
     lines.append(f"{'task':<6} {header}  {'total':>5}  statement")
-    for task, statement in TASKS.items():
-        in_task = [q for q in questions if q.task == task]
+    for task, statement in blueprint.tasks.items():
+        in_task = [q for q in tested if q.exam_task(code) == task]
         counts = Counter(q.type for q in in_task)
         cells = "  ".join(f"{counts[t]:>9}" for t in QUESTION_TYPES)
         lines.append(f"{task:<6} {cells}  {len(in_task):>5}  {statement[:60]}")
-    types = Counter(q.type for q in questions)
-    cells = "  ".join(f"{types[t]:>9}" for t in QUESTION_TYPES)
-    lines.append(f"{'all':<6} {cells}  {total:>5}")
-    refs = iter_notes_refs(questions)
-    lines.append("")
-    lines.append(f"source-notes items covered: {len(refs & set(NOTES_REFS))} of {len(NOTES_REFS)}")
-    lines.append(f"total items: {total}")
     return "\n".join(lines)
+
+
+def bank_summary(questions: list[Question]) -> str:
+    """Items per type, source-notes coverage and the total, whatever the exam."""
+    types = Counter(q.type for q in questions)
+    cells = "  ".join(f"{t} {types[t]}" for t in QUESTION_TYPES)
+    refs = iter_notes_refs(questions)
+    return "\n".join([
+        f"types: {cells}",
+        f"source-notes items covered: {len(refs & set(NOTES_REFS))} of {len(NOTES_REFS)}",
+        f"total items: {len(questions)}",
+    ])

@@ -31,6 +31,7 @@ class Grade:
     flag: str | None = None  # one of the flags above
     message: str = ""  # one or two sentences for the learner about this answer
     chosen: tuple[str, ...] = ()  # letters the learner picked (choice items)
+    contradicted: tuple[str, ...] = ()  # key points the answer says the opposite of
 
     @property
     def gradable(self) -> bool:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fsrs import Card, Rating, Scheduler, State
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from bot.core.corpus import Question
-from bot.core.exam import TASKS, blueprint
+from bot.core.exam import EXAMS, blueprint
 from bot.core.grade import OFF_TOPIC, PARTIAL, STRONG, WEAK
 
 # A failed answer is Again (the card goes back to the start); a partial one is Hard.
@@ -36,6 +36,8 @@ MATCH_CUTOFF = 80
 # ... and keeps only the labels within this many points of the best match, so "security"
 # takes the items tagged security, not every item of a domain whose name ends in Security.
 MATCH_MARGIN = 5
+# Queries shorter than this must name a label exactly.
+SHORT_QUERY = 4
 
 
 def utc(moment: datetime) -> datetime:
@@ -107,17 +109,25 @@ def due_reviews(states: Iterable[ReviewState], now: datetime) -> list[ReviewStat
 
 def labels(question: Question) -> list[str]:
     """Everything a learner might type to mean this question's subject."""
-    return [*question.topics, question.domain, question.mla_domain, question.task,
-            TASKS.get(question.task, "")]
+    found = list(question.topics)
+    for exam in EXAMS.values():
+        task = question.exam_task(exam.code)
+        if task is not None:
+            found += [exam.domain_of(task), task, exam.tasks[task]]
+    return found
 
 
 def match_filter(query: str | None, questions: Sequence[Question]) -> list[Question]:
     """The questions whose topic, domain or task best matches `query`, forgiving typos.
 
-    An empty query keeps every question; a query that matches nothing returns []."""
+    An empty query keeps every question; a query that matches nothing returns []. A query
+    shorter than SHORT_QUERY characters ("s3", "iam", "4.3") must equal a label: fuzzy
+    matching would find one letter inside every label."""
     if not query or not query.strip():
         return list(questions)
     needle = " ".join(query.lower().split())
+    if len(needle) < SHORT_QUERY:
+        return [q for q in questions if needle in (label.lower() for label in labels(q))]
     scored = []
     for question in questions:
         best = max((fuzz.WRatio(needle, label.lower()) for label in labels(question) if label),
@@ -129,11 +139,14 @@ def match_filter(query: str | None, questions: Sequence[Question]) -> list[Quest
     return [q for score, q in scored if score >= max(MATCH_CUTOFF, top - MATCH_MARGIN)]
 
 
-def closest_labels(query: str, questions: Sequence[Question], limit: int = 3) -> list[str]:
-    """The topics nearest to a query that matched nothing, to suggest instead."""
+def filter_choices(questions: Sequence[Question], exam: str) -> str:
+    """What a filter can name, for a query that matched nothing: the exam's domains (with
+    their task numbers) and every topic of the bank."""
+    domains = sorted({(q.exam_domain(exam), q.exam_task(exam).split(".")[0]) for q in questions
+                      if q.in_exam(exam)}, key=lambda d: d[1])
     topics = sorted({t for q in questions for t in q.topics})
-    found = process.extract(query.lower(), topics, scorer=fuzz.WRatio, limit=limit)
-    return [label for label, _, _ in found]
+    return (f"Domains: {'; '.join(f'{name} (tasks {n}.x)' for name, n in domains)}. "
+            f"Topics: {', '.join(topics)}.")
 
 
 # --- choosing the next question -------------------------------------------------------

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.core import grade as g
+from bot.core import rubric
 from bot.core.choice import parse_choice
 from bot.core.corpus import Question
 from bot.core.features import (
@@ -53,7 +54,11 @@ MESSAGES = {
     g.GIBBERISH: "I couldn't read that as words - try again in plain sentences.",
     g.KEYWORDS: "That's a list of terms - explain how they answer the question to get credit.",
     g.CONTRADICTION: "Careful: you said the opposite of a key point: {point}",
+    g.OFF_TOPIC: "That doesn't seem to answer this question - it reads like an answer about "
+                 "something else. Have a look at the reference.",
 }
+# The band each rubric grade lands in (docs/scoring.md).
+GRADE_BANDS = {5: g.STRONG, 4: g.STRONG, 3: g.PARTIAL, 2: g.WEAK, 1: g.WEAK, 0: g.OFF_TOPIC}
 
 
 @dataclass(frozen=True)
@@ -75,12 +80,21 @@ class Grader:
     """Grades answers to corpus questions and to rows of an evaluation file."""
 
     def __init__(self, embedder, model: LearnedGrader | str | Path | None = None,
-                 checks: Checks | None = None):
+                 checks: Checks | None = None, judge=None,
+                 thresholds: rubric.Thresholds | None = None, bank: Iterable[Question] = ()):
         self.embedder = embedder
         self._model = model
         self.checks = checks or Checks()
+        # The entailment judge (bot.nli.EntailmentModel): with it, answers to questions
+        # with written key points are graded on the rubric; without it, by the learned grader.
+        self.judge = judge
+        self.thresholds = thresholds or rubric.Thresholds.load()
         self._references: dict[tuple, Reference] = {}
         self._prefetched: dict[str, np.ndarray] = {}
+        # Every open question's reference vector, so that topicality can ask "is this
+        # answer closer to another question of the bank?" Encoded on first need.
+        self._bank = tuple(q for q in bank if not q.is_choice)
+        self._topics: dict[str, np.ndarray] = {}
 
     @property
     def model(self) -> LearnedGrader:
@@ -102,9 +116,20 @@ class Grader:
         count = 0
         for q in questions:
             if not q.is_choice:
-                self.reference(q.prompt, q.reference_answer, q.key_points)
+                ref = self.reference(q.prompt, q.reference_answer, q.key_points)
+                self._topics[q.prompt] = ref.reference_vec
                 count += 1
         return count
+
+    def _topic_vectors(self) -> dict[str, np.ndarray]:
+        """The bank's reference vectors, encoded in one batch on first need (through the
+        embedder's cache when it has one), not question by question."""
+        missing = [q for q in self._bank if q.prompt not in self._topics]
+        if missing:
+            encode = getattr(self.embedder, "encode_cached", self.embedder.encode)
+            vectors = encode([q.reference_answer for q in missing])
+            self._topics.update(zip((q.prompt for q in missing), vectors, strict=True))
+        return self._topics
 
     # choice items --------------------------------------------------------------------
     def grade_choice(self, question: Question, answer: str) -> Grade:
@@ -144,6 +169,10 @@ class Grader:
         text = clean(answer)
         if not re.search(r"[^\W_]", text):
             return g.Grade(0, g.OFF_TOPIC, flag=g.EMPTY, message=MESSAGES[g.EMPTY])
+        if self.judge is not None and any(p.strip() for p in key_points):
+            return self._grade_rubric(text, self.reference(question, reference, key_points))
+        if self.judge is not None:
+            return self._grade_entailment(text, [reference, *alternatives])
         refs = [self.reference(question, reference, key_points)]
         refs += [self.reference(question, alt) for alt in alternatives
                  if alt.strip() and alt.strip() != reference.strip()]
@@ -174,6 +203,8 @@ class Grader:
         for answer in answers:
             units, whole = answer_texts(self.embedder, clean(answer) or "-")
             texts += units + whole
+        if self.judge is not None:
+            texts += [clean(answer) or "-" for answer in answers]  # the rubric's whole-answer
         unique = list(dict.fromkeys(texts))
         vectors = self.embedder.encode(unique) if unique else []
         self._prefetched = dict(zip(unique, vectors, strict=True))
@@ -181,6 +212,58 @@ class Grader:
             yield
         finally:
             self._prefetched = {}
+
+    # the rubric ------------------------------------------------------------------------
+    def _grade_rubric(self, text: str, ref: Reference) -> Grade:
+        return rubric_verdict(self.rubric_evidence(text, ref), ref.points, self.thresholds)
+
+    def rubric_evidence(self, text: str, ref: Reference) -> rubric.Evidence:
+        """Everything the rubric verdict needs from the models, for one cleaned answer."""
+        vector = self._answer_vector(text)
+        sims = [float(ref.reference_vec @ vector), float(ref.question_vec @ vector)]
+        sims += [float(s) for s in ref.point_vecs @ vector]
+        elsewhere = [float(v @ vector) for prompt, v in self._topic_vectors().items()
+                     if prompt != ref.question]
+        gibberish = self._gibberish([w for w in words(text) if w.isalpha()], ref)
+        verdicts = None if gibberish else rubric.judge_points(self.judge, text, ref.points)
+        return rubric.Evidence(
+            sim_this=max(sims), sim_elsewhere=max(elsewhere, default=0.0), verdicts=verdicts,
+            gibberish=gibberish, no_claim=self._no_claim(text, ref, vector),
+            too_short=self._too_short(text, ref))
+
+    def _no_claim(self, text: str, ref: Reference, vector: np.ndarray) -> str | None:
+        """The question echoed back or a bare list of terms: the answer states nothing."""
+        c = self.checks
+        stems = set(content_stems(text))
+        gain = float(ref.reference_vec @ vector) - float(ref.question_vec @ vector)
+        if stems and ref.question_stems and gain < c.echo_gain \
+                and len(stems & ref.question_stems) / len(stems) >= c.echo_overlap \
+                and len(stems & ref.question_stems) / len(ref.question_stems) >= c.echo_repeat:
+            return g.ECHO
+        if _keyword_list(text, c.keyword_items):
+            return g.KEYWORDS
+        return None
+
+    def _too_short(self, text: str, ref: Reference) -> bool:
+        c = self.checks
+        tokens = words(text)
+        return len(tokens) < c.min_words or (
+            len(tokens) < c.short_words and len(tokens) < c.short_ratio * ref.reference_words)
+
+    def _grade_entailment(self, text: str, references: Sequence[str]) -> Grade:
+        """No written key points (SemEval rows): the score is how surely the answer entails
+        the closest reference answer."""
+        refs = list(dict.fromkeys(r.strip() for r in references if r.strip()))
+        probs = self.judge.predict([(text, r) for r in refs])
+        entail = float(probs[:, 1].max())
+        score = int(round(100 * entail))
+        return g.Grade(score, g.band_for(score), message=_summary(g.band_for(score), 0, 0))
+
+    def _answer_vector(self, text: str) -> np.ndarray:
+        vector = self._prefetched.get(text)
+        if vector is None:
+            vector = self.embedder.encode([text])[0]
+        return vector
 
     # the verdict -----------------------------------------------------------------------
     def _verdict(self, text: str, probability: float, a: Analysis, ref: Reference) -> Grade:
@@ -237,6 +320,45 @@ class Grader:
         known_stems = ref.reference_stems | ref.question_stems
         unknown = sum(1 for w in alpha if not _looks_like_a_word(w, vocabulary, known_stems))
         return unknown / len(alpha) > self.checks.gibberish_share
+
+
+def rubric_verdict(evidence: rubric.Evidence, points: Sequence[str],
+                   t: rubric.Thresholds) -> Grade:
+    """The Grade of an answer from its evidence: pure, so that thresholds can be fitted."""
+    points = tuple(points)
+    if evidence.gibberish:
+        return g.Grade(0, g.OFF_TOPIC, (), points, g.GIBBERISH, MESSAGES[g.GIBBERISH])
+    verdicts = evidence.verdicts
+    made, contradicted = verdicts.made(t), verdicts.contradicted(t)
+    on_topic = bool(made or contradicted) or rubric.topicality(
+        evidence.sim_this, evidence.sim_elsewhere, t)
+    if not on_topic:
+        score = rubric.score_in_grade(0, evidence.sim_this / t.on_topic)
+        return g.Grade(score, g.OFF_TOPIC, (), points, None, MESSAGES[g.OFF_TOPIC])
+    flag = None
+    if contradicted:
+        grade, flag = 1, g.CONTRADICTION
+        strength = 1.0 - float(verdicts.contradict[contradicted].max())
+    else:
+        # An echo or a bare list states nothing, whatever words it shares with the points;
+        # a few words that make no point are too short to judge.
+        flag = evidence.no_claim or (g.TOO_SHORT if evidence.too_short and not made else None)
+        if flag:
+            made = []
+        grade = rubric.rubric_grade(len(made), len(points), 0)
+        strength = 0.0 if flag else float(verdicts.entail.mean())
+    score = rubric.score_in_grade(grade, strength)
+    covered = tuple(points[i] for i in made)
+    against = tuple(points[i] for i in contradicted)
+    missed = tuple(p for i, p in enumerate(points) if i not in made and i not in contradicted)
+    band = GRADE_BANDS[grade]
+    if flag == g.CONTRADICTION:
+        message = MESSAGES[g.CONTRADICTION].format(point=against[0])
+    elif flag:
+        message = MESSAGES[flag]
+    else:
+        message = _summary(band, len(covered), len(points))
+    return g.Grade(score, band, covered, missed, flag, message, contradicted=against)
 
 
 class _Prefetched:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from bot.core.coach import Board, DailyPost, DailySummary, Feedback, Question, Stats
+from bot.core.exam import DEFAULT_EXAM
 from bot.core.grade import EMPTY, UNCLEAR_CHOICE
 from bot.slack.text import choice_value
 
@@ -96,7 +97,7 @@ def question_text(question: Question) -> str:
     return cut(f"Question: {question.prompt}", 300)
 
 
-def question_blocks(question: Question, *, intro: str = "",
+def question_blocks(question: Question, *, intro: str = "", exam: str = DEFAULT_EXAM,
                     answered: Sequence[str] = ()) -> list[dict]:
     """A practice question. Choice items get one button per option until they are answered."""
     blocks: list[dict] = []
@@ -107,7 +108,7 @@ def question_blocks(question: Question, *, intro: str = "",
         lines = [f"*{letter})* {esc(option)}"
                  for letter, option in zip(question.letters, question.options, strict=True)]
         blocks.append(section("\n".join(lines)))
-    labels = [f"{question.domain} · task {question.task}", question.difficulty]
+    labels = [question.placement(exam), question.difficulty]
     if question.type == "multi":
         labels.append("more than one option is correct")
     blocks.append(context(esc(" · ".join(labels))))
@@ -159,9 +160,11 @@ def _grade_lines(feedback: Feedback) -> list[dict]:
     blocks = [section(f"*{score_bar(grade.score)}* · {esc(grade.band)}")]
     if grade.message:
         blocks.append(section(esc(grade.message)))
-    if grade.covered or grade.missed:
-        blocks.append(section("\n".join(filter(None, [_bullets(grade.covered, "✓"),
-                                                      _bullets(grade.missed, "✗")]))))
+    if grade.covered or grade.missed or grade.contradicted:
+        blocks.append(section("\n".join(filter(None, [
+            _bullets(grade.covered, "✓"),
+            _bullets([f"{p} _(you said the opposite)_" for p in grade.contradicted], "⚠"),
+            _bullets(grade.missed, "✗")]))))
     if feedback.best_before is not None and grade.score > feedback.best_before:
         blocks.append(context(f"Your best on this question so far was {feedback.best_before}."))
     label = "Answer" if question.is_choice else "Reference answer"
@@ -206,7 +209,7 @@ def notice_blocks(text: str) -> list[dict]:
 
 # --- the daily question ----------------------------------------------------------------------
 
-def daily_question_blocks(post: DailyPost) -> list[dict]:
+def daily_question_blocks(post: DailyPost, exam: str = DEFAULT_EXAM) -> list[dict]:
     question = post.question
     blocks = [header(f"Question of the day · {post.day:%a %d %b}"),
               section(f"*{esc(question.prompt)}*")]
@@ -214,8 +217,7 @@ def daily_question_blocks(post: DailyPost) -> list[dict]:
         blocks.append(section("\n".join(
             f"*{letter})* {esc(option)}"
             for letter, option in zip(question.letters, question.options, strict=True))))
-    blocks.append(context(esc(f"{question.domain} · task {question.task} · "
-                              f"{question.difficulty}")))
+    blocks.append(context(esc(f"{question.placement(exam)} · {question.difficulty}")))
     blocks.append(context("Answer in this thread. Only you see your score; the summary comes "
                           "with tomorrow's question."))
     return blocks

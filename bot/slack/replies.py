@@ -49,7 +49,8 @@ def ask(rt: Runtime, pid: str, channel: str, topic: str | None = None,
     except NoQuestionsLeft as exc:  # its message names the topic and the nearest ones
         say(rt, channel, f"{exc} `/mlsprep topics` lists what I can ask about.")
         return None
-    post(rt, channel, blocks.question_blocks(question, intro=intro),
+    post(rt, channel, blocks.question_blocks(question, intro=intro,
+                                             exam=rt.coach.exam_for(pid)),
          blocks.question_text(question))
     return question
 

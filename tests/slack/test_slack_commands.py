@@ -134,3 +134,24 @@ def test_a_command_that_fails_inside_still_gets_a_polite_answer(slack, monkeypat
     assert "disk on fire" not in reply["text"]  # internals are logged, not shown
     slack.idle()
     assert "/mlsprep score failed" in caplog.text
+
+
+def test_each_person_picks_their_exam_and_stats_follow_it(slack):
+    _, name = slack.command("exam", ADA)
+    assert "You are preparing for AWS Certified Machine Learning – Specialty (MLS-C01)" in \
+        slack.responses(name)[0]["text"]
+    _, name = slack.command("exam mla-c02", ADA)
+    assert "(MLA-C02)" in slack.responses(name)[0]["text"]
+    assert slack.coach.exam_for(person_id(TEAM, ADA)) == "mla-c02"
+    assert slack.coach.exam_for(person_id(TEAM, BOB)) == "mls-c01"  # the workspace default
+    _, name = slack.command("exam mla-c09", BOB)
+    reply = slack.responses(name)[0]["text"]
+    assert "not an exam I know" in reply and "mla-c02" in reply
+    _, name = slack.command("stats", ADA)
+    text = texts(slack.responses(name)[0]["blocks"])
+    assert "MLA-C02" in text and "Operating, Monitoring, and Securing ML and AI" in text
+    # Ada's next question comes from the bank MLA-C02 tests.
+    slack.dm(ADA, "quiz")
+    slack.standin.wait_for("chat.postMessage", channel="D" + ADA)
+    slack.idle()
+    assert slack.coach.pending(person_id(TEAM, ADA)).in_exam("mla-c02")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from slack_bolt import App
 
 from bot.core.coach import CoachError
+from bot.core.exam import EXAM_NAMES
 from bot.slack import blocks
 from bot.slack.daily import DailyPostFailed
 from bot.slack.replies import ask, friendly
@@ -73,6 +74,17 @@ def run_stats(rt: Runtime, call: Call) -> Message:
     return message("Your progress", blocks.stats_blocks(stats))
 
 
+def run_exam(rt: Runtime, call: Call) -> Message:
+    pid = rt.person(call.team, call.user)
+    if not call.rest.strip():
+        current = rt.coach.exam_for(pid)
+        return message(f"You are preparing for {EXAM_NAMES[current]}. Switch with "
+                       f"`/mlsprep exam CODE`, where CODE is one of {', '.join(EXAM_NAMES)}.")
+    chosen = rt.coach.choose_exam(pid, call.rest.split()[0])  # CoachError names the codes
+    return message(f"From now on your questions, stats and readiness follow "
+                   f"{EXAM_NAMES[chosen]}.")
+
+
 def run_topics(rt: Runtime, call: Call) -> Message:
     topics = rt.coach.topics()
     return message(f"{len(topics)} topics", blocks.topics_blocks(topics))
@@ -116,6 +128,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("ask", "ask [topic]", "get a question in our DM, optionally on a topic",
                run_ask),
     Subcommand("stats", "stats", "your streak, mastery per domain and readiness", run_stats),
+    Subcommand("exam", "exam [mls-c01|mla-c01|mla-c02]",
+               "show or choose the exam you prepare for (yours only)", run_exam),
     Subcommand("topics", "topics", "the topics you can ask for", run_topics),
     Subcommand("help", "help", "this list", run_help, instant=True),
     Subcommand("daily", "daily #channel HH:MM", "post the question of the day there, daily",

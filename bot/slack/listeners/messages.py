@@ -94,7 +94,8 @@ def handle_dm(rt: Runtime, event_id: str, team: str, user: str, channel: str,
     elif intent.kind == "skip":
         ask(rt, pid, channel, intent.topic, skip=True, intro="Skipped. Try this one instead.")
     elif intent.kind == "repeat":
-        post(rt, channel, blocks.question_blocks(pending, intro="Your open question:"),
+        post(rt, channel, blocks.question_blocks(pending, intro="Your open question:",
+                                                 exam=rt.coach.exam_for(pid)),
              blocks.question_text(pending))
     elif intent.kind == "hint":
         try:

@@ -38,20 +38,22 @@ from bot.slack.text import (
 )
 
 OPEN = Question(id="kms-at-rest", type="open", domain="Machine Learning Implementation and "
-                "Operations", task="4.3", mla_domain="ML Solution Monitoring, Maintenance, and "
-                "Security", topics=("security", "kms"), difficulty="medium",
+                "Operations", task="4.3", mla_c01_task="4.3",
+                mla_c02_task="4.3", topics=("security", "kms"), difficulty="medium",
                 prompt="How do you encrypt SageMaker training data at rest?",
                 source="notes:best-practice-encryption",
                 reference_answer="Use KMS keys for S3 objects and the training volumes.",
                 key_points=("KMS keys", "S3 server-side encryption", "volume encryption"))
 MCQ = Question(id="spot-training", type="mcq", domain="Modeling", task="3.3",
-               mla_domain="ML Model Development", topics=("cost",), difficulty="easy",
+               mla_c01_task="2.2", mla_c02_task="2.2", topics=("cost",),
+               difficulty="easy",
                prompt="What cuts training cost for interruptible jobs?",
                source="notes:practice-01", options=("On-Demand", "Managed Spot Training",
                                                    "A bigger instance <x> & y"),
                answer=("B",), explanation="Spot capacity is up to 90% cheaper.")
 MULTI = Question(id="two-of-three", type="multi", domain="Modeling", task="3.3",
-                 mla_domain="ML Model Development", topics=("cost",), difficulty="hard",
+                 mla_c01_task="2.2", mla_c02_task="2.2", topics=("cost",),
+                 difficulty="hard",
                  prompt="Pick two.", source="notes:practice-02", options=("x", "y", "z"),
                  answer=("A", "C"), explanation="Because.")
 

@@ -1,0 +1,73 @@
+"""The entailment model: does an answer make a key point, contradict it, or neither?
+
+A MiniLM cross-encoder fine-tuned by scripts/train_nli.py and shipped in bot/models/nli/ as
+an int8 ONNX file with its tokenizer. It runs on onnxruntime and the `tokenizers` package,
+so judging never imports torch; both are imported on first use, never by `import bot`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+MODEL_DIR = Path(__file__).resolve().parent / "models" / "nli"
+LABELS = ("contradiction", "entailment", "neutral")
+MAX_LENGTH = 160  # answer + key point, in tokens; longer answers are judged in windows
+
+
+class EntailmentModel:
+    """(premise, hypothesis) pairs -> probabilities in LABELS order, one row per pair."""
+
+    def __init__(self, model_dir: str | Path = MODEL_DIR, threads: int = 1):
+        self.model_dir = Path(model_dir)
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._session = None
+        self._tokenizer = None
+
+    def load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            import onnxruntime
+            from tokenizers import Tokenizer
+
+            options = onnxruntime.SessionOptions()
+            # One answer's pairs are a small batch: extra threads cost more than they save,
+            # and the serving process runs several graders side by side.
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            self._session = onnxruntime.InferenceSession(
+                str(self.model_dir / "model.onnx"), options,
+                providers=["CPUExecutionProvider"])
+            tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+            tokenizer.enable_truncation(MAX_LENGTH, strategy="only_first")
+            tokenizer.enable_padding()
+            self._tokenizer = tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        self.load()
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def predict(self, pairs: Sequence[tuple[str, str]], batch: int = 32) -> np.ndarray:
+        if not pairs:
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        self.load()
+        rows = []
+        for start in range(0, len(pairs), batch):
+            chunk = list(pairs[start:start + batch])
+            encoded = self._tokenizer.encode_batch(chunk)
+            feed = {
+                "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+            }
+            (logits,) = self._session.run(["logits"], feed)
+            rows.append(logits)
+        logits = np.concatenate(rows).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)

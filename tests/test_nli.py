@@ -1,0 +1,64 @@
+"""The shipped entailment model: the file is the one its recipe describes, it loads
+offline without torch, and it tells entailment from contradiction on plain cases."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.nli import LABELS, MODEL_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_shipped_weights_are_the_ones_the_recipe_describes():
+    recipe = json.loads((MODEL_DIR / "recipe.json").read_text())
+    digest = hashlib.sha256((MODEL_DIR / "model.onnx").read_bytes()).hexdigest()
+    assert recipe["sha256"]["model.onnx"] == digest
+    assert recipe["labels"] == list(LABELS)
+    assert (MODEL_DIR / "model.onnx").stat().st_size <= 50 * 1024 * 1024
+    # The checking part of the dev set was never trained on.
+    with (ROOT / "eval" / "dev" / "aws-check.csv").open(encoding="utf-8") as handle:
+        import csv
+
+        check_questions = {row["question_id"] for row in csv.DictReader(handle)}
+    assert check_questions <= set(recipe["held_out_questions"])
+
+
+OFFLINE_JUDGE = r"""
+import socket, sys
+def refuse(*args, **kwargs):
+    raise OSError("network access attempted")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+from bot.nli import EntailmentModel
+probs = EntailmentModel().predict([("We turn on versioning for the bucket.",
+                                     "Enable versioning on the bucket.")])
+print("judged", probs.shape, round(float(probs.sum()), 3))
+print("torch", "torch" in sys.modules)
+"""
+
+
+def test_the_judge_runs_offline_without_importing_torch():
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", OFFLINE_JUDGE], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "judged (1, 3) 1.0" in result.stdout
+    assert "torch False" in result.stdout
+
+
+def test_plain_entailment_and_contradiction(judge):
+    point = "Enable S3 versioning on the model bucket so earlier models can be restored."
+    probs = judge.predict([
+        ("I would switch on versioning for the bucket that holds the model artifacts, so an "
+         "older model can always be brought back.", point),
+        ("Versioning should never be enabled on the model bucket; it is useless.", point),
+    ])
+    entail, contra = LABELS.index("entailment"), LABELS.index("contradiction")
+    assert probs[0].argmax() == entail
+    assert probs[1, contra] > probs[1, entail]

@@ -1,0 +1,82 @@
+"""The rubric's pure parts: windows, the 0-5 grade from point verdicts, scores inside each
+grade, topicality, and per-point verdicts from a judge's probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.core import rubric
+from bot.core.rubric import RANGES, PointVerdicts, Thresholds
+
+
+@pytest.mark.parametrize("made, total, contradicted, grade", [
+    (5, 5, 0, 5), (4, 5, 0, 4), (3, 5, 0, 3), (1, 5, 0, 3), (0, 5, 0, 2),
+    (3, 3, 0, 5), (2, 3, 0, 4), (1, 3, 0, 3), (5, 5, 1, 1), (0, 4, 2, 1),
+])
+def test_the_rubric_grade_follows_the_points(made, total, contradicted, grade):
+    assert rubric.rubric_grade(made, total, contradicted) == grade
+
+
+def test_more_points_made_never_gives_a_lower_grade():
+    for total in range(3, 7):
+        grades = [rubric.rubric_grade(m, total, 0) for m in range(total + 1)]
+        assert grades == sorted(grades)
+
+
+def test_scores_of_a_higher_grade_are_all_higher():
+    for grade in range(5):
+        assert rubric.score_in_grade(grade, 1.0) < rubric.score_in_grade(grade + 1, 0.0)
+    assert rubric.score_in_grade(3, 2.0) == RANGES[3][1]
+    assert rubric.score_in_grade(3, -1.0) == RANGES[3][0]
+
+
+def test_windows_keep_a_short_answer_whole_and_overlap_a_long_one():
+    short = "Turn on versioning. Encrypt with KMS."
+    assert rubric.windows(short) == [short]
+    sentences = [f"Sentence number {n} says something about the model bucket." for n in range(40)]
+    parts = rubric.windows(" ".join(sentences), limit=30)
+    assert len(parts) > 3
+    for before, after in zip(parts, parts[1:], strict=False):
+        assert before.split(". ")[-1].rstrip(".") in after  # one sentence of overlap
+    assert parts[-1].endswith(sentences[-1])
+
+
+def test_topicality_is_decided_by_closeness_not_by_score():
+    t = Thresholds(on_topic=0.45, off_topic=0.2, closer_elsewhere=0.1)
+    assert rubric.topicality(0.5, 0.9, t)  # clearly about this question
+    assert not rubric.topicality(0.1, 0.0, t)  # about nothing here
+    assert not rubric.topicality(0.35, 0.6, t)  # much closer to another question
+    assert rubric.topicality(0.35, 0.4, t)
+
+
+class FakeJudge:
+    """Entails a point when the answer contains its first word, contradicts it when the
+    answer says 'never' before that word."""
+
+    def predict(self, pairs):
+        rows = []
+        for premise, point in pairs:
+            word = point.split()[0].lower()
+            text = premise.lower()
+            if f"never {word}" in text:
+                rows.append([0.9, 0.05, 0.05])
+            elif word in text:
+                rows.append([0.05, 0.9, 0.05])
+            else:
+                rows.append([0.05, 0.05, 0.9])
+        return np.array(rows, dtype=np.float32)
+
+
+def test_point_verdicts_come_from_the_judge_and_a_contradiction_is_never_made():
+    points = ("Versioning keeps old models", "Encryption protects data", "Replication copies")
+    verdicts = rubric.judge_points(FakeJudge(), "Use versioning, never encryption.", points)
+    t = Thresholds()
+    assert verdicts.contradicted(t) == [1]
+    assert verdicts.made(t) == [0]
+
+
+def test_a_point_both_entailed_and_contradicted_counts_as_contradicted():
+    verdicts = PointVerdicts(entail=np.array([0.9]), contradict=np.array([0.8]))
+    t = Thresholds()
+    assert verdicts.contradicted(t) == [0] and verdicts.made(t) == []
