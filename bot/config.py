@@ -36,6 +36,12 @@ class Settings:
     daily_time: str = "09:00"
     admins: tuple[str, ...] = ()
     port: int = 3000
+    # Durability tuning (tests shorten them; the defaults suit production).
+    busy_timeout_ms: int = 10_000  # how long one SQLite statement waits for a lock
+    lock_wait: float = 60.0  # how long a write keeps retrying a lock before its job waits
+    retry_base: float = 1.0  # first pause before re-sending a reply Slack did not take
+    retry_max: float = 60.0  # the longest pause between two tries
+    delivery_deadline: float = 600.0  # a reply not delivered by then is given up (logged)
 
     # Environment variable for each field.
     ENV = {
@@ -52,7 +58,14 @@ class Settings:
         "daily_time": "MLSPREP_DAILY_TIME",
         "admins": "MLSPREP_ADMINS",
         "port": "PORT",
+        "busy_timeout_ms": "MLSPREP_BUSY_TIMEOUT_MS",
+        "lock_wait": "MLSPREP_LOCK_WAIT",
+        "retry_base": "MLSPREP_RETRY_BASE",
+        "retry_max": "MLSPREP_RETRY_MAX",
+        "delivery_deadline": "MLSPREP_DELIVERY_DEADLINE",
     }
+    NUMBERS = {"busy_timeout_ms": int, "lock_wait": float, "retry_base": float,
+               "retry_max": float, "delivery_deadline": float}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -70,6 +83,15 @@ class Settings:
                 values["port"] = int(values["port"])
             except ValueError:
                 raise ConfigError(f"PORT must be a number, got {values['port']!r}") from None
+        for name, kind in cls.NUMBERS.items():
+            if name in values:
+                try:
+                    values[name] = kind(values[name])
+                except ValueError:
+                    raise ConfigError(f"{cls.ENV[name]} must be a number, "
+                                      f"got {values[name]!r}") from None
+                if values[name] < 0:
+                    raise ConfigError(f"{cls.ENV[name]} must not be negative")
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.validate()

@@ -13,8 +13,10 @@ The store knows rows, not the domain: the coach turns rows into its dataclasses.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -23,6 +25,13 @@ from pathlib import Path
 from sqlite_utils import Database
 
 BUSY_TIMEOUT_MS = 10_000
+# A write that still meets a lock after the busy timeout tries again, with growing pauses,
+# until this many seconds have passed; only then does it give up (and a queued job stays
+# queued, to be tried again later).
+LOCK_WAIT_SECONDS = 60.0
+LOCK_PAUSE_MAX_SECONDS = 2.0
+
+log = logging.getLogger(__name__)
 SOURCES = ("cli", "dm", "daily")
 
 # Each migration brings the schema from version i to i + 1 (PRAGMA user_version). Append
@@ -95,6 +104,44 @@ MIGRATIONS: tuple[str, ...] = (
     -- workspace default (MLSPREP_EXAM).
     ALTER TABLE people ADD COLUMN exam TEXT;
     """,
+    """
+    -- Work accepted from Slack and not yet finished: written in the transaction that records
+    -- the event id, before the ack, so an acknowledged answer survives any crash.
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT UNIQUE,              -- NULL for clicks (Slack does not retry those)
+        kind TEXT NOT NULL,                -- dm, thread, choice
+        person_id TEXT NOT NULL,           -- slack:<team>:<user>, no foreign key: the person
+        user_id TEXT NOT NULL,             -- may be registered only when the job runs
+        channel TEXT NOT NULL,
+        thread_ts TEXT,
+        ts TEXT,                           -- the message (or clicked message) ts
+        question_id TEXT,                  -- the question open when the answer arrived
+        answer TEXT NOT NULL,
+        created_at TEXT NOT NULL,          -- when the person answered (the coach's clock)
+        tries INTEGER NOT NULL DEFAULT 0,
+        waited INTEGER NOT NULL DEFAULT 0, -- 1 once told "the model is warming up"
+        done_at TEXT,
+        outcome TEXT                       -- done, failed
+    );
+    CREATE INDEX jobs_open ON jobs (done_at, id);
+    -- Replies to send, written in the transaction that produced them (an attempt, a finished
+    -- job). A deliverer posts them and marks them delivered.
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER,
+        person_id TEXT,
+        method TEXT NOT NULL,              -- a Web API method: chat.postMessage, ...
+        args TEXT NOT NULL,                -- its arguments, JSON
+        queued_at REAL NOT NULL,           -- epoch seconds (real time: the give-up clock)
+        next_at REAL NOT NULL,
+        tries INTEGER NOT NULL DEFAULT 0,
+        delivered_at REAL,
+        failed_at REAL,
+        error TEXT                         -- the last Web API error code, never message text
+    );
+    CREATE INDEX outbox_due ON outbox (delivered_at, failed_at, next_at);
+    """,
 )
 
 
@@ -113,8 +160,11 @@ class Store:
     """The project's database. Safe to share between threads (each gets a connection of its
     own, so ":memory:" is one database per thread: use a file wherever threads are involved)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                 lock_wait: float = LOCK_WAIT_SECONDS):
         self.path = str(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.lock_wait = lock_wait
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -128,9 +178,9 @@ class Store:
         """This thread's connection."""
         db = getattr(self._local, "db", None)
         if db is None:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000)
             db = Database(conn)
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             db.execute("PRAGMA foreign_keys = ON")
             if self.path != ":memory:":
                 db.enable_wal()
@@ -141,15 +191,33 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Database]:
-        """One transaction holding the write lock from the start; rolled back on error."""
+        """One transaction holding the write lock from the start; rolled back on error.
+
+        Taking the lock waits the busy timeout; a lock held longer than that (a backup, a
+        long write elsewhere) is waited out with growing pauses for up to `lock_wait` seconds
+        instead of failing the write at once."""
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        self._begin(db)
         try:
             yield db
         except BaseException:
             db.rollback()
             raise
         db.execute("COMMIT")
+
+    def _begin(self, db: Database) -> None:
+        deadline = time.monotonic() + self.lock_wait
+        pause = 0.05
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_locked(exc) or time.monotonic() + pause > deadline:
+                    raise
+                log.warning("database is locked: trying the write again in %.2fs", pause)
+                time.sleep(pause)
+                pause = min(pause * 2, LOCK_PAUSE_MAX_SECONDS)
 
     def close(self) -> None:
         with self._lock:
@@ -227,11 +295,14 @@ class Store:
                        band: str, covered: tuple[str, ...], missed: tuple[str, ...],
                        source: str, now: datetime,
                        review: Callable[[dict | None], dict] | None = None,
-                       daily_id: int | None = None, close_pending: bool = False) -> int:
+                       daily_id: int | None = None, close_pending: bool = False,
+                       then: Callable[[int], None] | None = None) -> int:
         """Write the attempt, the new review state and the pending flag as one transaction.
 
         `review` maps the question's stored review row (or None) to the new one; it runs
-        under the write lock so concurrent answers cannot overwrite each other's schedule."""
+        under the write lock so concurrent answers cannot overwrite each other's schedule.
+        `then(attempt_id)` runs last inside the same transaction: what it writes through this
+        store (the reply to send, the finished job) commits with the attempt or not at all."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
         with self.write() as db:
@@ -258,6 +329,8 @@ class Store:
             if close_pending:
                 db.execute("UPDATE pending SET is_open = 0 WHERE person_id = ? "
                            "AND question_id = ?", [person_id, question_id])
+            if then is not None:
+                then(cursor.lastrowid)
             return cursor.lastrowid
 
     def review_states(self, person_id: str) -> list[dict]:
@@ -319,7 +392,7 @@ class Store:
         """Delete every row about the person in one transaction; how many rows went."""
         with self.write() as db:
             gone = 0
-            for table in ("attempts", "reviews", "pending"):
+            for table in ("attempts", "reviews", "pending", "jobs", "outbox"):
                 gone += db.execute(f"DELETE FROM {table} WHERE person_id = ?",
                                    [person_id]).rowcount
             gone += db.execute("DELETE FROM people WHERE id = ?", [person_id]).rowcount
@@ -377,6 +450,135 @@ class Store:
                                 [event_id, iso(now)])
             return cursor.rowcount == 1
 
+    # durable jobs ----------------------------------------------------------------------
+    def take_job(self, job: dict, now: datetime, forget_before: datetime | None = None) -> str:
+        """Record a Slack event and its job in one transaction, before the ack.
+
+        Returns "new"; "unfinished" when the event id was seen before and its job is still
+        open (a retry: the caller makes sure it runs, nothing is added); "duplicate" when
+        it was seen and its job is finished (or it never had one)."""
+        with self.write() as db:
+            event_id = job.get("event_id")
+            if event_id:
+                if forget_before is not None:
+                    db.execute("DELETE FROM events WHERE seen_at < ?", [iso(forget_before)])
+                fresh = db.execute(
+                    "INSERT OR IGNORE INTO events (event_id, seen_at) VALUES (?, ?)",
+                    [event_id, iso(now)]).rowcount == 1
+                if not fresh:
+                    row = db.execute("SELECT done_at FROM jobs WHERE event_id = ?",
+                                     [event_id]).fetchone()
+                    return "unfinished" if row is not None and row[0] is None else "duplicate"
+            db.execute(
+                "INSERT INTO jobs (event_id, kind, person_id, user_id, channel, thread_ts, ts, "
+                "question_id, answer, created_at) VALUES (:event_id, :kind, :person_id, "
+                ":user_id, :channel, :thread_ts, :ts, :question_id, :answer, :created_at)",
+                {"event_id": None, "thread_ts": None, "ts": None, "question_id": None,
+                 **job, "created_at": iso(now)})
+            return "new"
+
+    def open_jobs(self, limit: int = 500) -> list[dict]:
+        """Unfinished jobs, oldest first."""
+        return list(self.db.query("SELECT * FROM jobs WHERE done_at IS NULL ORDER BY id "
+                                  "LIMIT ?", [limit]))
+
+    def count_open_jobs(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM jobs WHERE done_at IS NULL").fetchone()[0]
+
+    def job(self, job_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM jobs WHERE id = ?", [job_id]))
+        return rows[0] if rows else None
+
+    def finish_job(self, job_id: int, replies: list[dict] = (), outcome: str = "done",
+                   now: datetime | None = None) -> bool:
+        """Mark a job finished and queue its replies, in one transaction (joining the caller's
+        transaction when one is open). False when it was already finished: nothing is queued
+        then, so a job run twice replies once."""
+        db = self.db
+        if db.conn.in_transaction:
+            return self._finish_job(db, job_id, replies, outcome, now)
+        with self.write() as db:
+            return self._finish_job(db, job_id, replies, outcome, now)
+
+    def _finish_job(self, db: Database, job_id: int, replies, outcome: str,
+                    now: datetime | None) -> bool:
+        done = db.execute("UPDATE jobs SET done_at = ?, outcome = ? WHERE id = ? "
+                          "AND done_at IS NULL", [_stamp(now), outcome, job_id]).rowcount == 1
+        if done:
+            person = db.execute("SELECT person_id FROM jobs WHERE id = ?",
+                                [job_id]).fetchone()
+            for reply in replies:
+                self._queue(db, reply, job_id, person[0] if person else None)
+        return done
+
+    def job_tried(self, job_id: int) -> int:
+        """Count one more failed run of a job; how many there have been."""
+        with self.write() as db:
+            db.execute("UPDATE jobs SET tries = tries + 1 WHERE id = ?", [job_id])
+            return db.execute("SELECT tries FROM jobs WHERE id = ?", [job_id]).fetchone()[0]
+
+    def job_waiting(self, job_id: int, replies: list[dict] = ()) -> bool:
+        """Mark a job as told to wait for the model, queueing `replies` the first time only."""
+        with self.write() as db:
+            first = db.execute("UPDATE jobs SET waited = 1 WHERE id = ? AND waited = 0",
+                               [job_id]).rowcount == 1
+            if first:
+                person = db.execute("SELECT person_id FROM jobs WHERE id = ?",
+                                    [job_id]).fetchone()
+                for reply in replies:
+                    self._queue(db, reply, job_id, person[0] if person else None)
+            return first
+
+    # the outbox --------------------------------------------------------------------------
+    def queue_reply(self, reply: dict, person_id: str | None = None) -> int:
+        """Queue one reply ({"method", "args"}) on its own (or in the open transaction)."""
+        db = self.db
+        if db.conn.in_transaction:
+            return self._queue(db, reply, None, person_id)
+        with self.write() as db:
+            return self._queue(db, reply, None, person_id)
+
+    def _queue(self, db: Database, reply: dict, job_id: int | None,
+               person_id: str | None) -> int:
+        at = time.time()
+        return db.execute(
+            "INSERT INTO outbox (job_id, person_id, method, args, queued_at, next_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [job_id, person_id, reply["method"], json.dumps(reply["args"]), at, at]).lastrowid
+
+    def due_replies(self, at: float, limit: int = 100) -> list[dict]:
+        """Undelivered replies due by `at` (epoch seconds), oldest first; args decoded."""
+        rows = list(self.db.query(
+            "SELECT * FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL "
+            "AND next_at <= ? ORDER BY id LIMIT ?", [at, limit]))
+        for row in rows:
+            row["args"] = json.loads(row["args"])
+        return rows
+
+    def next_reply_at(self) -> float | None:
+        """When the next undelivered reply is due (epoch seconds), or None."""
+        return self.db.execute("SELECT MIN(next_at) FROM outbox WHERE delivered_at IS NULL "
+                               "AND failed_at IS NULL").fetchone()[0]
+
+    def count_undelivered(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL "
+                               "AND failed_at IS NULL").fetchone()[0]
+
+    def reply_delivered(self, reply_id: int) -> None:
+        with self.write() as db:
+            db.execute("UPDATE outbox SET delivered_at = ?, tries = tries + 1 WHERE id = ?",
+                       [time.time(), reply_id])
+
+    def reply_retry(self, reply_id: int, next_at: float, error: str) -> None:
+        with self.write() as db:
+            db.execute("UPDATE outbox SET next_at = ?, tries = tries + 1, error = ? "
+                       "WHERE id = ?", [next_at, error, reply_id])
+
+    def reply_failed(self, reply_id: int, error: str) -> None:
+        with self.write() as db:
+            db.execute("UPDATE outbox SET failed_at = ?, tries = tries + 1, error = ? "
+                       "WHERE id = ?", [time.time(), error, reply_id])
+
     # settings --------------------------------------------------------------------------
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         row = self.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
@@ -385,6 +587,12 @@ class Store:
     def set_setting(self, key: str, value: str) -> None:
         self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
+
+
+def is_locked(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" / "database is busy": worth waiting out."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc))
 
 
 def _stamp(now: datetime | None) -> str:

@@ -90,7 +90,8 @@ def build_coach(settings: Settings, embedder=None, *, grader=None,
     """The coach for these settings: Store at DATABASE_PATH, the bank at MLSPREP_CORPUS (or
     corpus/), and the Grader over `embedder` (default: the real model, loaded lazily).
     `grader` replaces the real one entirely (tests)."""
-    store = Store(settings.database_path)
+    store = Store(settings.database_path, busy_timeout_ms=settings.busy_timeout_ms,
+                  lock_wait=settings.lock_wait)
     corpus = load_corpus(settings.corpus_path or None)
     if grader is None:
         grader = LazyGrader(embedder if embedder is not None else default_embedder(settings),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
@@ -49,8 +50,10 @@ def run_http(settings: Settings, port: int) -> int:
     running = {}  # the worker's runtime, for the exit hook
 
     def worker_exit(server, worker):
-        if "rt" in running:
-            running["rt"].close()
+        # Runs once gunicorn stopped taking requests (SIGTERM) and finished the ones in
+        # flight: what is left is durable, and close() fits the graceful timeout.
+        if "rt" in running and not running["rt"].close():
+            os._exit(0)  # the model is still busy in a thread; a normal exit would abort
 
     class Server(BaseApplication):
         def load_config(self):

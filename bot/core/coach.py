@@ -10,6 +10,7 @@ here. Domain errors are the exceptions below; adapters turn them into friendly m
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -223,10 +224,13 @@ class Coach:
         return self.corpus.get(row["question_id"])
 
     def answer(self, person_id: str, text: str, now: datetime, source: str = "cli",
-               question_id: str | None = None) -> Feedback:
+               question_id: str | None = None,
+               on_record: Callable[[Feedback], None] | None = None) -> Feedback:
         """Grade an answer to `question_id` (default: the pending question), record the attempt,
         update the review schedule and clear the pending question. Ungradable answers (empty,
         unclear choice) are not recorded and leave the question pending.
+        `on_record(feedback)` runs inside the attempt's transaction (an adapter queues the
+        reply there, so the attempt and its reply are stored together or not at all).
         Raises NoPendingQuestion, UnknownQuestion."""
         now = utc(now)
         if question_id is None:
@@ -237,7 +241,8 @@ class Coach:
         else:
             question = self.corpus.get(question_id)
         self._ensure(person_id)
-        return self._grade_and_record(person_id, question, text, now, source)
+        return self._grade_and_record(person_id, question, text, now, source,
+                                      on_record=on_record)
 
     def give_up(self, person_id: str, now: datetime, source: str = "cli") -> Feedback:
         """Record a miss on the pending question (score 0: review brings it back soon) so its
@@ -257,14 +262,17 @@ class Coach:
         return question
 
     def _grade_and_record(self, person_id: str, question: Question, text: str, now: datetime,
-                          source: str, daily_id: int | None = None) -> Feedback:
+                          source: str, daily_id: int | None = None,
+                          on_record: Callable[[Feedback], None] | None = None) -> Feedback:
         grade = self.grader.grade(question, text)
         if not grade.gradable:
             return Feedback(question=question, grade=grade, recorded=False)
-        return self._record(person_id, question, text, grade, now, source, daily_id)
+        return self._record(person_id, question, text, grade, now, source, daily_id,
+                            on_record=on_record)
 
     def _record(self, person_id: str, question: Question, text: str, grade: Grade,
-                now: datetime, source: str, daily_id: int | None = None) -> Feedback:
+                now: datetime, source: str, daily_id: int | None = None,
+                on_record: Callable[[Feedback], None] | None = None) -> Feedback:
         best_before = self.store.best_scores(person_id).get(question.id)
         updated: list[ReviewState] = []
 
@@ -275,12 +283,17 @@ class Coach:
             updated.append(state)
             return state.to_dict()
 
+        def feedback() -> Feedback:
+            return Feedback(question=question, grade=grade, recorded=True,
+                            best_before=best_before,
+                            next_review=updated[-1].due if updated else None)
+
         self.store.record_attempt(
             person_id, question.id, text, grade.score, grade.band, grade.covered,
             grade.contradicted + grade.missed, source, now, review=next_state,
-            daily_id=daily_id, close_pending=True)
-        return Feedback(question=question, grade=grade, recorded=True, best_before=best_before,
-                        next_review=updated[-1].due if updated else None)
+            daily_id=daily_id, close_pending=True,
+            then=(lambda _: on_record(feedback())) if on_record is not None else None)
+        return feedback()
 
     def hint(self, person_id: str, question_id: str | None = None) -> str:
         if question_id is not None:
@@ -403,7 +416,8 @@ class Coach:
         return self._post(row) if row else None
 
     def answer_daily(self, person_id: str, channel: str, thread_ts: str, text: str,
-                     now: datetime) -> Feedback:
+                     now: datetime,
+                     on_record: Callable[[Feedback], None] | None = None) -> Feedback:
         """Grade a thread reply to a daily post (source "daily"); participation points once
         per person per post."""
         now = utc(now)
@@ -413,7 +427,7 @@ class Coach:
         question = self.corpus.get(row["question_id"])
         self._ensure(person_id)
         return self._grade_and_record(person_id, question, text, now, "daily",
-                                      daily_id=row["id"])
+                                      daily_id=row["id"], on_record=on_record)
 
     def daily_summary(self, post: DailyPost) -> DailySummary:
         row = self.store.daily_by_day(post.channel, post.day)

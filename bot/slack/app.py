@@ -24,6 +24,8 @@ from bot.config import Settings
 from bot.core.coach import Coach
 from bot.slack import listeners
 from bot.slack.daily import DailyScheduler, SettingsStore
+from bot.slack.jobs import Jobs
+from bot.slack.outbox import Outbox
 from bot.slack.runtime import Runtime, utc_now
 from bot.slack.work import Work
 
@@ -71,8 +73,24 @@ def register(app: App, coach: Coach, settings: Settings, *,
                  bot_user_id=auth.get("user_id", ""), team_id=auth.get("team_id", ""))
     # The coach keeps workspace settings (the daily channel and time) in the database.
     rt.daily = DailyScheduler(rt, settings_store or coach)
+    rt.outbox = Outbox(coach.store, delivery_client(app.client),
+                       retry_base=settings.retry_base, retry_max=settings.retry_max,
+                       deadline=settings.delivery_deadline)
+    rt.jobs = Jobs(coach.store, lambda job: listeners.run_job(rt, job),
+                   lambda job, error: listeners.give_up(rt, job, error),
+                   ready=lambda: rt.work.ready)
     listeners.register(app, rt)
+    # Whatever a previous process left unfinished (jobs, replies) is resumed from here.
+    rt.outbox.start()
+    rt.jobs.start()
     return rt
+
+
+def delivery_client(client: WebClient) -> WebClient:
+    """The outbox's client: the same token and URL, but no retry handlers of its own, so the
+    outbox alone decides when to try again (and a retry never blocks a delivery thread)."""
+    return WebClient(token=client.token, base_url=client.base_url,
+                     timeout=WEB_API_TIMEOUT_SECONDS, retry_handlers=[])
 
 
 def build_app(settings: Settings, coach: Coach, *, client: WebClient | None = None,
@@ -100,7 +118,7 @@ def build_wsgi(app: App, rt: Runtime) -> Callable:
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in (
                 "GET", "HEAD"):
             body = json.dumps({"ok": True, "model_ready": rt.work.ready,
-                               "answers_waiting": rt.work.waiting}).encode()
+                               "answers_waiting": rt.jobs.waiting}).encode()
             start_response("200 OK", [("Content-Type", "application/json"),
                                       ("Content-Length", str(len(body)))])
             return [body]

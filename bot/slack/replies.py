@@ -8,6 +8,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core.coach import CoachError, NoQuestionsLeft, Question, UnknownQuestion
 from bot.slack import blocks
+from bot.slack.outbox import reply
 from bot.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,33 @@ def friendly(error: Exception) -> str:
         return str(error)
     return "Something went wrong on my side; nothing you sent was lost. Please try again."
 
+
+# --- replies as outbox rows: written with the attempt, posted by the outbox ---------------------
+
+def post_reply(channel: str, message_blocks: list[dict], text: str) -> dict:
+    return reply("chat.postMessage", channel=channel, blocks=message_blocks, text=text,
+                 unfurl_links=False, unfurl_media=False)
+
+
+def notice_reply(channel: str, text: str) -> dict:
+    return post_reply(channel, blocks.notice_blocks(text), text)
+
+
+def ephemeral_reply(channel: str, user: str, message_blocks: list[dict], text: str,
+                    thread_ts: str | None = None) -> dict:
+    return reply("chat.postEphemeral", channel=channel, user=user, blocks=message_blocks,
+                 text=text, thread_ts=thread_ts)
+
+
+def reaction_reply(channel: str, ts: str, name: str) -> dict:
+    return reply("reactions.add", channel=channel, timestamp=ts, name=name)
+
+
+def update_reply(channel: str, ts: str, message_blocks: list[dict], text: str) -> dict:
+    return reply("chat.update", channel=channel, ts=ts, blocks=message_blocks, text=text)
+
+
+# --- direct replies: for what is not an answer (asking, hints, stats) -------------------------
 
 def post(rt: Runtime, channel: str, message_blocks: list[dict], text: str) -> dict:
     return rt.client.chat_postMessage(channel=channel, blocks=message_blocks, text=text,

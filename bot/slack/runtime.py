@@ -19,11 +19,19 @@ from bot.slack.work import Work
 
 if TYPE_CHECKING:
     from bot.slack.daily import DailyScheduler
+    from bot.slack.jobs import Jobs
+    from bot.slack.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 # How long a looked-up display name and time zone are trusted before asking users.info again.
 PROFILE_TTL_SECONDS = 3600
+# Shutdown must fit gunicorn's graceful timeout (10 s): running jobs get this long to finish,
+# queued replies this long to go out; whatever is left stays in the database for the next
+# start.
+SHUTDOWN_JOBS_SECONDS = 4.0
+SHUTDOWN_OUTBOX_SECONDS = 2.0
+SHUTDOWN_MODEL_SECONDS = 2.0
 
 
 def utc_now() -> datetime:
@@ -44,11 +52,18 @@ class Runtime:
     bot_user_id: str = ""
     team_id: str = ""
     daily: DailyScheduler | None = None  # set by register()
+    jobs: Jobs | None = None  # set by register(): durable work taken from Slack
+    outbox: Outbox | None = None  # set by register(): replies to deliver
     _profiles: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def store(self):
+        """The coach's store: jobs and the outbox live in the same database as progress."""
+        return self.coach.store
 
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.settings.admins
@@ -82,18 +97,32 @@ class Runtime:
                 or user.get("name") or user_id)
         return name, user.get("tz") or self.settings.tz
 
-    def close(self) -> None:
-        """Shutdown, once: stop the scheduler, finish queued work, stop the model's warm-up.
+    def idle(self, timeout: float = 10.0) -> bool:
+        """Wait until the pool, the jobs and the outbox have nothing left (tests)."""
+        deadline = time.monotonic() + timeout
+        for part in (self.work, self.jobs, self.outbox, self.work):
+            if part is not None and not part.idle(max(0.0, deadline - time.monotonic())):
+                return False
+        return True
 
-        A process must not exit while torch works in another thread (it aborts), so the
-        coach's background model work is stopped and waited for last.
+    def close(self) -> bool:
+        """Shutdown, once, within gunicorn's graceful timeout: stop the scheduler, start no
+        new job, let running ones finish, post what is due, stop the model's warm-up.
+
+        Nothing durable is lost by stopping early: unfinished jobs and undelivered replies
+        are rows, resumed by the next start. A process must not exit while torch works in
+        another thread (it aborts), so the coach's background model work is stopped last;
+        False when it is still running (the caller then leaves with os._exit).
         """
         if self.daily is not None:
             self.daily.stop()
-        self.work.shutdown()
+        if self.jobs is not None:
+            self.jobs.stop(SHUTDOWN_JOBS_SECONDS)
+        self.work.shutdown(SHUTDOWN_JOBS_SECONDS)
+        if self.outbox is not None:
+            self.outbox.stop(SHUTDOWN_OUTBOX_SECONDS)
         close = getattr(self.coach, "close", None)
-        if callable(close):
-            close()
+        return bool(close(SHUTDOWN_MODEL_SECONDS)) if callable(close) else True
 
     def open_dm(self, user_id: str) -> str:
         return self.client.conversations_open(users=user_id)["channel"]["id"]

@@ -46,8 +46,17 @@ class Work:
         with self._lock:
             return len(self._waiting)
 
-    def submit(self, fn: Callable, *args) -> Future:
-        future = self._pool.submit(self._guarded, fn, *args)
+    def submit(self, fn: Callable, *args) -> Future | None:
+        if self._stop.is_set():
+            # Shutting down: this work is not durable (a command's reply, a click's), and
+            # raising here would only turn it into a traceback.
+            log.warning("shutting down: %s not started", getattr(fn, "__name__", fn))
+            return None
+        try:
+            future = self._pool.submit(self._guarded, fn, *args)
+        except RuntimeError:  # the pool shut down between the check and the submit
+            log.warning("shutting down: %s not started", getattr(fn, "__name__", fn))
+            return None
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._done)
@@ -74,9 +83,19 @@ class Work:
             time.sleep(0.02)
         return False
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Take no more work; wait for running work (up to `timeout` seconds when given)."""
         self._stop.set()
-        self._pool.shutdown(wait=True, cancel_futures=False)
+        with self._lock:
+            dropped, self._waiting = self._waiting, []
+        if dropped:
+            log.warning("shutting down: %d job(s) waiting for the model not started",
+                        len(dropped))
+        if timeout is None:
+            self._pool.shutdown(wait=True, cancel_futures=False)
+            return
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.idle(timeout)
 
     # internals ------------------------------------------------------------------------------
     def _ensure_watcher(self) -> None:

@@ -138,7 +138,7 @@ class SlackBot:
 
     # looking at the result ---------------------------------------------------------------------
     def idle(self, timeout: float = 30.0) -> None:
-        assert self.rt.work.idle(timeout), "background work did not finish"
+        assert self.rt.idle(timeout), "background work did not finish"
 
     def rows(self, table: str) -> int:
         with sqlite3.connect(self.db_path) as db:

@@ -110,7 +110,7 @@ def test_answers_sent_while_the_model_loads_are_acked_queued_and_scored_once_rea
         assert response.status == 200 and response.elapsed < 2.5
         notice = slack.standin.wait_for("chat.postMessage", count=2, channel="DU0ADA")[-1]
         assert "still warming up" in notice.args["text"]
-        wait_until(lambda: rt.work.waiting == 1, what="the answer to be queued")
+        wait_until(lambda: rt.jobs.waiting == 1, what="the answer to be queued")
         assert slack.get("/healthz").json() == {"ok": True, "model_ready": False,
                                                 "answers_waiting": 1}
         assert slack.rows("attempts") == 0

@@ -15,8 +15,15 @@ from slack_bolt import App
 
 from bot.core.coach import CoachError, UnknownPerson
 from bot.slack import blocks
-from bot.slack.listeners.messages import WARMING_UP
-from bot.slack.replies import ask, friendly, post, say
+from bot.slack.listeners.messages import (
+    WARMING_UP,
+    AlreadyDone,
+    finish,
+    queue_with_attempt,
+    take,
+    wait_for_model,
+)
+from bot.slack.replies import ask, friendly, notice_reply, post, post_reply, say, update_reply
 from bot.slack.runtime import Runtime, person_id
 from bot.slack.text import (
     TamperedValue,
@@ -24,6 +31,7 @@ from bot.slack.text import (
     parse_question_value,
     parse_topic_value,
 )
+from bot.store import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +159,7 @@ def on_choice(rt: Runtime, click: Click, respond) -> None:
         return
     if letter not in question.letters or question.type not in ("mcq", "truefalse"):
         raise TamperedValue(click.value)
-    if rt.work.when_ready(grade_choice, rt, click, pid, question, (letter,), rt.now()):
-        say(rt, channel, WARMING_UP)
+    take_choice(rt, click, pid, channel, question, (letter,))
 
 
 def on_submit(rt: Runtime, click: Click, respond) -> None:
@@ -171,27 +178,50 @@ def on_submit(rt: Runtime, click: Click, respond) -> None:
     if not letters:
         say(rt, channel, "Tick every option you think is correct, then press Submit.")
         return
-    if rt.work.when_ready(grade_choice, rt, click, pid, question, tuple(letters), rt.now()):
-        say(rt, channel, WARMING_UP)
+    take_choice(rt, click, pid, channel, question, tuple(letters))
 
 
-def grade_choice(rt: Runtime, click: Click, pid: str, question, letters: tuple[str, ...],
-                 now) -> None:
-    channel = _channel(rt, click)
+def take_choice(rt: Runtime, click: Click, pid: str, channel: str, question,
+                letters: tuple[str, ...]) -> None:
+    """A choice is an answer: it becomes a durable job like a typed one."""
+    take(rt, {"kind": "choice", "person_id": pid, "user_id": click.user, "channel": channel,
+              # the clicked message, to turn its buttons into a record once graded
+              "ts": (click.message_ts or None) if click.channel else None,
+              "question_id": question.id, "answer": " and ".join(letters)})
+
+
+def run_choice_job(rt: Runtime, job: dict) -> str | None:
+    channel = job["channel"]
+    pid = rt.person(job["person_id"].split(":")[1], job["user_id"])
+    if not rt.work.ready:
+        return wait_for_model(rt, job, notice_reply(channel, WARMING_UP))
+    letters = tuple(job["answer"].split(" and "))
+
+    def replies(feedback) -> list[dict]:
+        shown = []
+        if feedback.recorded and job["ts"]:
+            # The options become a plain record of the choice, so they cannot be re-clicked.
+            question = feedback.question
+            shown.append(update_reply(channel, job["ts"],
+                                      blocks.question_blocks(question, answered=letters),
+                                      blocks.question_text(question)))
+        shown.append(post_reply(channel, blocks.feedback_blocks(feedback),
+                                blocks.feedback_text(feedback)))
+        return shown
+
     try:
-        feedback = rt.coach.answer(pid, " and ".join(letters), now, source="dm",
-                                   question_id=question.id)
-    except Exception as exc:  # a domain error, or the grader failed: the question stays open
-        if not isinstance(exc, CoachError | KeyError):
-            log.exception("grading a choice failed")
-        say(rt, channel, friendly(exc))
-        return
-    if feedback.recorded and click.message_ts and click.channel:
-        # The options become a plain record of the choice, so the buttons cannot be re-clicked.
-        rt.client.chat_update(channel=click.channel, ts=click.message_ts,
-                              text=blocks.question_text(question),
-                              blocks=blocks.question_blocks(question, answered=letters))
-    post(rt, channel, blocks.feedback_blocks(feedback), blocks.feedback_text(feedback))
+        feedback = rt.coach.answer(pid, job["answer"], parse_time(job["created_at"]),
+                                   source="dm", question_id=job["question_id"],
+                                   on_record=queue_with_attempt(rt, job, replies))
+    except AlreadyDone:
+        return None
+    except (CoachError, KeyError) as exc:
+        finish(rt, job, notice_reply(channel, friendly(exc)))
+        return None
+    if not feedback.recorded:
+        finish(rt, job, *replies(feedback))
+    rt.outbox.nudge()
+    return None
 
 
 def on_forget(rt: Runtime, click: Click, respond) -> None:

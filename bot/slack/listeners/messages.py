@@ -1,8 +1,11 @@
 """Message events: practice in the bot's DM, and thread replies to the daily question.
 
-The listener only classifies the event and hands it to the work pool; Bolt acks the event as
-soon as it returns. Every other message (edits, joins, the bot's own posts, top-level channel
-chatter) and every event nobody listens to still gets a 200, so Slack does not retry it.
+The listener classifies the event and writes it as a job, in the transaction that records its
+event id (`take`); Bolt acks once that has committed, so an acked answer is never lost. The
+job runs later in a worker (`run_dm_job`, `run_thread_job`), which grades an answer and
+queues its feedback in the attempt's own transaction. Every other message (edits, joins, the
+bot's own posts, top-level channel chatter) and every event nobody listens to still gets a
+200, so Slack does not retry it.
 """
 
 from __future__ import annotations
@@ -12,12 +15,23 @@ import re
 
 from slack_bolt import App
 
-from bot.core.coach import CoachError, NotADailyThread
+from bot.core.coach import EVENT_MEMORY, CoachError, NotADailyThread
 from bot.slack import blocks
+from bot.slack.jobs import WAIT
 from bot.slack.listeners.commands import help_message
-from bot.slack.replies import ask, ephemeral, friendly, post, react, say
-from bot.slack.runtime import Runtime
+from bot.slack.replies import (
+    ask,
+    ephemeral_reply,
+    friendly,
+    notice_reply,
+    post,
+    post_reply,
+    reaction_reply,
+    say,
+)
+from bot.slack.runtime import Runtime, person_id
 from bot.slack.text import answer_problem, parse_dm, plain_text
+from bot.store import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +63,21 @@ def register(app: App, rt: Runtime) -> None:
         kind = classify(event, context.bot_user_id)
         if kind is None:
             return
-        team = context.team_id or body.get("team_id")
+        team = context.team_id or body.get("team_id") or rt.team_id
+        pid = person_id(team, event["user"])
+        job = {"event_id": body.get("event_id") or None, "kind": kind, "person_id": pid,
+               "user_id": event["user"], "channel": event["channel"], "ts": event.get("ts"),
+               "answer": event.get("text") or ""}
         if kind == "dm":
-            rt.work.submit(handle_dm, rt, body.get("event_id", ""), team, event["user"],
-                           event["channel"], event.get("text", ""))
+            pending = rt.coach.pending(pid)
+            job["question_id"] = pending.id if pending else None
         else:
-            rt.work.submit(handle_thread_reply, rt, body.get("event_id", ""), team,
-                           event["user"], event["channel"], event["thread_ts"], event["ts"],
-                           event.get("text", ""))
+            try:
+                post_ = rt.coach.daily_for_thread(event["channel"], event["thread_ts"])
+            except (NotADailyThread, KeyError):
+                return  # an ordinary thread in a channel the bot is in
+            job.update(thread_ts=event["thread_ts"], question_id=post_.question.id)
+        take(rt, job)
 
     # Anything else Slack sends (subscribed or not) is acknowledged, never a 404.
     @app.event(re.compile(".*"))
@@ -64,31 +85,62 @@ def register(app: App, rt: Runtime) -> None:
         return None
 
 
+def take(rt: Runtime, job: dict) -> None:
+    """Commit the job with its event id before the ack. A retried event whose job is still
+    unfinished is run (not added again); one whose job finished is dropped."""
+    now = rt.now()
+    taken = rt.store.take_job(job, now, forget_before=now - EVENT_MEMORY)
+    if taken == "duplicate":
+        log.info("event %s delivered again: already handled", job.get("event_id"))
+        return
+    if taken == "unfinished":
+        log.info("event %s delivered again: its job is still queued", job.get("event_id"))
+    rt.jobs.nudge()
+
+
+def finish(rt: Runtime, job: dict, *replies: dict) -> None:
+    rt.store.finish_job(job["id"], list(replies))
+    rt.outbox.nudge()
+
+
+def queue_with_attempt(rt: Runtime, job: dict, make_replies):
+    """The `on_record` hook: the job is finished and its replies queued inside the attempt's
+    transaction. A job that was already finished rolls the attempt back (it ran twice)."""
+    def on_record(feedback) -> None:
+        if not rt.store.finish_job(job["id"], make_replies(feedback)):
+            raise AlreadyDone(job["id"])
+
+    return on_record
+
+
+class AlreadyDone(Exception):
+    """The job was finished by an earlier run: its attempt must not be stored twice."""
+
+
+def wait_for_model(rt: Runtime, job: dict, notice: dict) -> str:
+    if rt.store.job_waiting(job["id"], [notice]):
+        rt.outbox.nudge()
+    return WAIT
+
+
 # --- direct messages -------------------------------------------------------------------------
 
-def is_retry(rt: Runtime, event_id: str, now) -> bool:
-    """True for a second delivery of an event (Slack retries): it must not be handled twice."""
-    if event_id and not rt.coach.first_delivery(event_id, now):
-        log.info("event %s delivered again: ignored", event_id)
-        return True
-    return False
-
-
-def handle_dm(rt: Runtime, event_id: str, team: str, user: str, channel: str,
-              raw: str) -> None:
-    now = rt.now()
-    if is_retry(rt, event_id, now):
-        return
-    pid = rt.person(team, user)
-    text = plain_text(raw)
+def run_dm_job(rt: Runtime, job: dict) -> str | None:
+    """A DM, in order with the person's other jobs: an answer is graded, the rest answered."""
+    channel = job["channel"]
+    pid = rt.person(job["person_id"].split(":")[1], job["user_id"])
+    now = parse_time(job["created_at"])  # when the person wrote, not when it runs
+    text = plain_text(job["answer"])
     pending = rt.coach.pending(pid)
     intent = parse_dm(text, pending is not None)
     if intent.kind == "answer":
         problem = answer_problem(text)
         if problem:
-            say(rt, channel, problem)
-        elif rt.work.when_ready(grade_dm, rt, pid, channel, text, now):
-            say(rt, channel, WARMING_UP)
+            finish(rt, job, notice_reply(channel, problem))
+            return None
+        if not rt.work.ready:
+            return wait_for_model(rt, job, notice_reply(channel, WARMING_UP))
+        grade_dm(rt, job, pid, channel, text, now)
     elif intent.kind == "question":
         ask(rt, pid, channel, intent.topic, intro="Here's a question for you.")
     elif intent.kind == "skip":
@@ -102,57 +154,68 @@ def handle_dm(rt: Runtime, event_id: str, team: str, user: str, channel: str,
             hint = rt.coach.hint(pid)
         except CoachError as exc:
             say(rt, channel, friendly(exc))
-            return
+            return None
         post(rt, channel, blocks.hint_blocks(pending, hint), f"Hint: {hint}")
     elif intent.kind == "stats":
         stats = rt.coach.stats(pid, now)
         post(rt, channel, blocks.stats_blocks(stats), "Your progress")
     else:  # help
         post(rt, channel, **help_message())
+    return None
 
 
-def grade_dm(rt: Runtime, pid: str, channel: str, text: str, now) -> None:
+def grade_dm(rt: Runtime, job: dict, pid: str, channel: str, text: str, now) -> None:
+    def replies(feedback) -> list[dict]:
+        return [post_reply(channel, blocks.feedback_blocks(feedback),
+                           blocks.feedback_text(feedback))]
+
     try:
-        feedback = rt.coach.answer(pid, text, now, source="dm")
-    except Exception as exc:  # a domain error, or the grader failed: the question stays open
-        if not isinstance(exc, CoachError | KeyError):
-            log.exception("grading a DM answer failed")
-        say(rt, channel, friendly(exc))
+        feedback = rt.coach.answer(pid, text, now, source="dm",
+                                   on_record=queue_with_attempt(rt, job, replies))
+    except AlreadyDone:
         return
-    post(rt, channel, blocks.feedback_blocks(feedback), blocks.feedback_text(feedback))
+    except (CoachError, KeyError) as exc:  # no open question any more: the person is told
+        finish(rt, job, notice_reply(channel, friendly(exc)))
+        return
+    if not feedback.recorded:  # the grader could not grade it: say why, nothing stored
+        finish(rt, job, *replies(feedback))
+    rt.outbox.nudge()
 
 
 # --- thread replies to the daily question ---------------------------------------------------
 
-def handle_thread_reply(rt: Runtime, event_id: str, team: str, user: str, channel: str,
-                        thread_ts: str, ts: str, raw: str) -> None:
-    try:
-        rt.coach.daily_for_thread(channel, thread_ts)
-    except NotADailyThread:
-        return  # an ordinary thread in a channel the bot is in
-    now = rt.now()
-    if is_retry(rt, event_id, now):
-        return
-    pid = rt.person(team, user)
-    text = plain_text(raw)
+def run_thread_job(rt: Runtime, job: dict) -> str | None:
+    channel, user, thread_ts = job["channel"], job["user_id"], job["thread_ts"]
+    pid = rt.person(job["person_id"].split(":")[1], user)
+    text = plain_text(job["answer"])
+
+    def private(message_blocks: list[dict], words: str) -> dict:
+        return ephemeral_reply(channel, user, message_blocks, words, thread_ts)
+
     problem = answer_problem(text)
     if problem:
-        ephemeral(rt, channel, user, blocks.notice_blocks(problem), problem, thread_ts)
-    elif rt.work.when_ready(grade_thread_reply, rt, pid, user, channel, thread_ts, ts, text, now):
-        ephemeral(rt, channel, user, blocks.notice_blocks(WARMING_UP), WARMING_UP, thread_ts)
+        finish(rt, job, private(blocks.notice_blocks(problem), problem))
+        return None
+    if not rt.work.ready:
+        return wait_for_model(rt, job, private(blocks.notice_blocks(WARMING_UP), WARMING_UP))
 
+    def replies(feedback) -> list[dict]:
+        shown = [private(blocks.daily_feedback_blocks(feedback),
+                         blocks.feedback_text(feedback))]
+        if feedback.recorded:
+            shown.append(reaction_reply(channel, job["ts"], SCORED_REACTION))
+        return shown
 
-def grade_thread_reply(rt: Runtime, pid: str, user: str, channel: str, thread_ts: str, ts: str,
-                       text: str, now) -> None:
     try:
-        feedback = rt.coach.answer_daily(pid, channel, thread_ts, text, now)
-    except Exception as exc:  # a domain error, or the grader failed: nothing was recorded
-        if not isinstance(exc, CoachError | KeyError):
-            log.exception("grading a thread reply failed")
-        ephemeral(rt, channel, user, blocks.notice_blocks(friendly(exc)), friendly(exc),
-                  thread_ts)
-        return
-    ephemeral(rt, channel, user, blocks.daily_feedback_blocks(feedback),
-              blocks.feedback_text(feedback), thread_ts)
-    if feedback.recorded:
-        react(rt, channel, ts, SCORED_REACTION)
+        feedback = rt.coach.answer_daily(pid, channel, thread_ts, text,
+                                         parse_time(job["created_at"]),
+                                         on_record=queue_with_attempt(rt, job, replies))
+    except AlreadyDone:
+        return None
+    except (CoachError, KeyError) as exc:  # nothing was recorded
+        finish(rt, job, private(blocks.notice_blocks(friendly(exc)), friendly(exc)))
+        return None
+    if not feedback.recorded:
+        finish(rt, job, *replies(feedback))
+    rt.outbox.nudge()
+    return None

@@ -1,0 +1,171 @@
+"""Durable jobs: answers (and every other message) taken from Slack run from a table, not memory.
+
+The listener writes the job in the transaction that records the event id, before the ack
+(`Store.take_job`). A dispatcher thread reads the unfinished rows, oldest first, and hands
+them to a few worker threads; a handler finishes its job in the same transaction as what it
+produced (the attempt, the reply to send). Whatever is unfinished when the process dies is
+simply still in the table, and the next start runs it.
+
+A person's jobs run one at a time and in the order they came, so "quiz" then an answer is
+never graded before the question is asked. An answer that arrives while the model loads is
+parked (its handler says WAIT) and runs once the model is ready; the person's later jobs wait
+behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from bot.store import Store, is_locked
+
+log = logging.getLogger(__name__)
+
+WAIT = "wait"  # a handler's answer: not now, the model is still loading
+DEFAULT_WORKERS = 4  # grading is CPU-bound on a small model: more threads only queue
+MAX_TRIES = 3  # a job that fails this often (not counting locks) is answered with an apology
+LOCKED_PAUSE_MAX = 1.0  # a job that met a lock runs again after this pause
+
+
+class Jobs:
+    def __init__(self, store: Store, handle: Callable[[dict], str | None],
+                 give_up: Callable[[dict, Exception], None], *,
+                 ready: Callable[[], bool] = lambda: True, workers: int = DEFAULT_WORKERS,
+                 poll: float = 0.5):
+        self.store = store
+        self._handle = handle
+        self._give_up = give_up
+        self._ready = ready
+        self.workers = workers
+        self._poll = poll
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlsprep-job")
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._running: dict[int, str] = {}  # job id -> person, for jobs in a worker thread
+        self._parked: set[int] = set()  # answers waiting for the model
+        self._later: dict[int, float] = {}  # job id -> monotonic time it may run again
+        self._thread: threading.Thread | None = None
+
+    # control -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the dispatcher; every unfinished row in the table is picked up."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="mlsprep-jobs",
+                                            daemon=True)
+            self._thread.start()
+
+    def nudge(self) -> None:
+        """A job was written (or a retry found one unfinished): look at the table now."""
+        self._wake.set()
+
+    @property
+    def waiting(self) -> int:
+        """Unfinished jobs (queued, running or waiting for the model)."""
+        return self.store.count_open_jobs()
+
+    def idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no job is unfinished (tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                busy = bool(self._running)
+            if not busy and self.store.count_open_jobs() == 0:
+                return True
+            self.nudge()
+            time.sleep(0.02)
+        return False
+
+    def stop(self, timeout: float) -> bool:
+        """Start no new job; wait up to `timeout` for the running ones. What is left stays in
+        the table for the next start. True when nothing was still running."""
+        self._stopping.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._running:
+                    break
+            time.sleep(0.02)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            left = len(self._running)
+        if left:
+            log.warning("shutdown: %d job(s) still running are left for the next start", left)
+        return left == 0
+
+    # the dispatcher ----------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._dispatch()
+            except Exception as exc:  # e.g. the table is locked: look again shortly
+                level = logging.WARNING if is_locked(exc) else logging.ERROR
+                log.log(level, "reading the job table failed: %s", exc)
+            self._wake.wait(self._poll)
+            self._wake.clear()
+
+    def _dispatch(self) -> None:
+        rows = self.store.open_jobs()
+        ready = self._ready()
+        now = time.monotonic()
+        blocked: set[str] = set()  # people with an earlier job not yet finished
+        with self._lock:
+            if ready:
+                self._parked.clear()
+            for row in rows:
+                if self._stopping.is_set():
+                    return
+                person = row["person_id"]
+                if person in blocked:
+                    continue
+                blocked.add(person)
+                job_id = row["id"]
+                if (job_id in self._running or job_id in self._parked
+                        or self._later.get(job_id, 0) > now):
+                    continue
+                self._later.pop(job_id, None)
+                self._running[job_id] = person
+                self._pool.submit(self._run, row)
+
+    def _run(self, row: dict) -> None:
+        job_id = row["id"]
+        again_in = None
+        try:
+            if self._handle(row) == WAIT:
+                with self._lock:
+                    self._parked.add(job_id)
+            else:
+                # A handler that replied directly (no attempt) is finished here.
+                self.store.finish_job(job_id)
+        except Exception as exc:
+            again_in = self._failed(row, exc)
+        finally:
+            with self._lock:
+                self._running.pop(job_id, None)
+                if again_in is not None:
+                    self._later[job_id] = time.monotonic() + again_in
+            self._wake.set()
+
+    def _failed(self, row: dict, exc: Exception) -> float | None:
+        """How long to wait before the job runs again, or None once it was given up."""
+        if is_locked(exc):
+            # Never a reason to drop an answer: the lock ends, and the job runs again then.
+            log.warning("job %d met a database lock; it runs again shortly", row["id"])
+            return LOCKED_PAUSE_MAX
+        log.error("job %d (%s) failed", row["id"], row["kind"], exc_info=exc)
+        try:
+            tries = self.store.job_tried(row["id"])
+        except Exception:
+            return LOCKED_PAUSE_MAX
+        if tries < MAX_TRIES:
+            return 0.5 * tries
+        try:
+            self._give_up(row, exc)
+        except Exception:
+            log.exception("giving up job %d failed; it runs again", row["id"])
+            return LOCKED_PAUSE_MAX
+        return None
