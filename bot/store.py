@@ -564,6 +564,11 @@ class Store:
         return self.db.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL "
                                "AND failed_at IS NULL").fetchone()[0]
 
+    def reply_undelivered(self, reply_id: int) -> bool:
+        """True while the reply is neither delivered nor given up."""
+        return self.db.execute("SELECT 1 FROM outbox WHERE id = ? AND delivered_at IS NULL "
+                               "AND failed_at IS NULL", [reply_id]).fetchone() is not None
+
     def reply_delivered(self, reply_id: int) -> None:
         with self.write() as db:
             db.execute("UPDATE outbox SET delivered_at = ?, tries = tries + 1 WHERE id = ?",

@@ -116,8 +116,13 @@ class Jobs:
         with self._lock:
             if ready:
                 self._parked.clear()
+            open_ids = {row["id"] for row in rows}
+            for job_id in [j for j in self._later if j not in open_ids]:
+                del self._later[job_id]  # finished meanwhile
             for row in rows:
-                if self._stopping.is_set():
+                # Only as many as there are threads: a job handed over is one that runs now,
+                # so a stop waits for those few and the rest simply stay in the table.
+                if self._stopping.is_set() or len(self._running) >= self.workers:
                     return
                 person = row["person_id"]
                 if person in blocked:
@@ -135,7 +140,12 @@ class Jobs:
         job_id = row["id"]
         again_in = None
         try:
-            if self._handle(row) == WAIT:
+            # The dispatcher's read may predate a run of this job that has just finished:
+            # only a job still open in the table runs.
+            fresh = self.store.job(job_id)
+            if fresh is None or fresh["done_at"] is not None:
+                return
+            if self._handle(fresh) == WAIT:
                 with self._lock:
                     self._parked.add(job_id)
             else:

@@ -140,6 +140,9 @@ class Outbox:
             self._wake.set()
 
     def _try(self, row: dict) -> None:
+        # The loop's read may predate this row's delivery by another thread a moment ago.
+        if not self.store.reply_undelivered(row["id"]):
+            return
         method = row["method"]
         send = getattr(self.client, method.replace(".", "_"))
         try:

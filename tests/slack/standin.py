@@ -3,8 +3,9 @@
 The stand-in listens on a loopback port; the app's WebClient reaches it through SLACK_API_URL
 (`http://127.0.0.1:PORT/api/`). It answers the methods the bot uses, with `chat.postMessage`
 handing out increasing `ts` values, records every call (and every post to a response_url,
-served under /respond/), and can answer the next call of a method with HTTP 429 and a
-Retry-After header. bolt-python's own suite fakes the Web API the same way.
+served under /respond/), and can answer the next calls of a method with HTTP 429 and a
+Retry-After header, with `ok: false`, or by dropping the connection. bolt-python's own suite
+fakes the Web API the same way.
 """
 
 from __future__ import annotations
@@ -74,14 +75,20 @@ class StandIn:
         self.users[user_id] = {"id": user_id, "name": name.lower(), "real_name": name,
                                "tz": tz, "profile": {"display_name": name, "real_name": name}}
 
-    def fail_next(self, method: str, status: int = 429, retry_after: int = 1) -> None:
-        """Answer the next call of `method` with this HTTP status (and Retry-After)."""
+    def fail_next(self, method: str, status: int = 429, retry_after: int = 1,
+                  times: int = 1, error: str = "ratelimited") -> None:
+        """Answer the next `times` calls of `method` with this HTTP status (and Retry-After,
+        and `{"ok": false, "error": error}`); status 200 is Slack's ok:false."""
         with self._lock:
-            self._failures.setdefault(method, []).append((status, retry_after))
+            self._failures.setdefault(method, []).extend([(status, retry_after, error)] * times)
 
-    def drop_next(self, method: str) -> None:
-        """Close the connection of the next call of `method` without answering."""
-        self.fail_next(method, status=0)
+    def drop_next(self, method: str, times: int = 1) -> None:
+        """Close the connection of the next `times` calls of `method` without answering."""
+        self.fail_next(method, status=0, times=times)
+
+    def delivered(self, method: str, **where) -> list[Call]:
+        """Like `of`, but only the calls Slack would have accepted (ok: true)."""
+        return [c for c in self.of(method, **where) if c.result.get("ok")]
 
     def of(self, method: str, **where) -> list[Call]:
         """Recorded successful calls of a method whose args contain `where`."""
@@ -117,9 +124,8 @@ class StandIn:
             queued = self._failures.get(method)
             failure = queued.pop(0) if queued else None
         if failure:
-            status, retry_after = failure
-            return status, {"Retry-After": str(retry_after)}, {"ok": False,
-                                                               "error": "ratelimited"}
+            status, retry_after, error = failure
+            return status, {"Retry-After": str(retry_after)}, {"ok": False, "error": error}
         if method == "response_url":
             return 200, {}, {"ok": True}
         if method == "apps.connections.open":  # called with the app-level token
