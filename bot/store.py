@@ -213,10 +213,12 @@ class Store:
                 db.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if not is_locked(exc) or time.monotonic() + pause > deadline:
+                left = deadline - time.monotonic()
+                if not is_locked(exc) or left <= 0:
                     raise
-                log.warning("database is locked: trying the write again in %.2fs", pause)
-                time.sleep(pause)
+                log.warning("database is locked: trying the write again in %.2fs",
+                            min(pause, left))
+                time.sleep(min(pause, left))
                 pause = min(pause * 2, LOCK_PAUSE_MAX_SECONDS)
 
     def close(self) -> None:

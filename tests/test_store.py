@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -213,3 +214,112 @@ def test_a_new_migration_upgrades_an_existing_file_and_keeps_its_rows(tmp_path, 
                                                 timespec="microseconds"), "exam": None,
                                             "locale": None}
     upgraded.close()
+
+
+# --- durable jobs and the outbox ---------------------------------------------------------------
+
+def job(event_id="Ev1", person="slack:T1:U1", **extra):
+    return {"event_id": event_id, "kind": "dm", "person_id": person, "user_id": "U1",
+            "channel": "DU1", "answer": "my answer", **extra}
+
+
+def reply(text="Score 80/100"):
+    return {"method": "chat.postMessage", "args": {"channel": "DU1", "text": text}}
+
+
+def test_a_job_is_taken_once_and_a_retry_of_its_event_is_told_apart(store):
+    assert store.take_job(job(question_id="q1"), NOW) == "new"
+    [row] = store.open_jobs()
+    assert (row["event_id"], row["question_id"], row["answer"]) == ("Ev1", "q1", "my answer")
+    # Slack retries while the job is open: nothing is added, the caller runs the open one.
+    assert store.take_job(job(), NOW) == "unfinished"
+    assert store.finish_job(row["id"], [reply()]) is True
+    assert store.take_job(job(), NOW) == "duplicate"
+    assert store.count_open_jobs() == 0
+    assert store.db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 1
+
+
+def test_a_job_finishes_once_and_queues_its_replies_once(store):
+    store.take_job(job(), NOW)
+    job_id = store.open_jobs()[0]["id"]
+    assert store.finish_job(job_id, [reply(), reply("second")]) is True
+    assert store.finish_job(job_id, [reply()]) is False  # a second run adds nothing
+    assert [r["args"]["text"] for r in store.due_replies(time.time())] == [
+        "Score 80/100", "second"]
+
+
+def test_an_attempt_and_what_its_hook_writes_commit_together_or_not_at_all(store):
+    store.upsert_person("local:ada", "ada", "UTC", NOW)
+    store.take_job(job(person="local:ada"), NOW)
+    job_id = store.open_jobs()[0]["id"]
+
+    def broken(attempt_id):
+        store.finish_job(job_id, [reply()])
+        raise RuntimeError("the hook fell over after writing")
+
+    with pytest.raises(RuntimeError):
+        attempt(store, person="local:ada", then=broken)
+    assert store.count_attempts() == 0 and store.count_open_jobs() == 1
+    assert store.count_undelivered() == 0
+    attempt(store, person="local:ada", then=lambda _: store.finish_job(job_id, [reply()]))
+    assert store.count_attempts() == 1 and store.count_open_jobs() == 0
+    assert store.count_undelivered() == 1
+
+
+def test_outbox_rows_move_from_due_to_later_to_delivered_or_failed(store):
+    first = store.queue_reply(reply())
+    second = store.queue_reply(reply("other"))
+    now = time.time()
+    store.reply_retry(first, now + 60, "ratelimited")
+    assert [r["id"] for r in store.due_replies(now + 1)] == [second]
+    assert store.next_reply_at() <= now + 1
+    store.reply_delivered(second)
+    assert store.reply_undelivered(second) is False
+    assert store.due_replies(now + 61)[0]["tries"] == 1
+    store.reply_failed(first, "channel_not_found")
+    assert store.count_undelivered() == 0 and store.next_reply_at() is None
+
+
+def test_forgetting_a_person_removes_their_queued_answers_and_replies(store):
+    store.upsert_person("slack:T1:U1", "ada", "UTC", NOW)
+    store.take_job(job(), NOW)
+    store.finish_job(store.open_jobs()[0]["id"], [reply()])
+    store.take_job(job("Ev2"), NOW)
+    store.delete_person("slack:T1:U1")
+    for table in ("jobs", "outbox"):
+        assert store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
+
+
+def test_a_write_meeting_a_lock_past_the_busy_timeout_waits_and_succeeds(tmp_path):
+    store = Store(tmp_path / "locked.db", busy_timeout_ms=100, lock_wait=30)
+    store.upsert_person("local:ada", "ada", "UTC", NOW)
+    other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None,
+                            check_same_thread=False)  # released from a timer thread
+    other.execute("BEGIN IMMEDIATE")
+    released = threading.Timer(1.0, lambda: other.execute("ROLLBACK"))
+    released.start()
+    started = time.monotonic()
+    try:
+        attempt(store, person="local:ada")  # ten busy timeouts later, it is written
+    finally:
+        released.join()
+        other.close()
+    assert time.monotonic() - started >= 0.9
+    assert store.count_attempts() == 1
+    store.close()
+
+
+def test_a_write_gives_up_on_a_lock_only_after_lock_wait(tmp_path):
+    store = Store(tmp_path / "stuck.db", busy_timeout_ms=50, lock_wait=0.5)
+    store.upsert_person("local:ada", "ada", "UTC", NOW)
+    other = sqlite3.connect(tmp_path / "stuck.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            attempt(store, person="local:ada")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert 0.4 <= time.monotonic() - started < 5
+    store.close()
