@@ -162,6 +162,11 @@ class Jobs:
 
     def _failed(self, row: dict, exc: Exception) -> float | None:
         """How long to wait before the job runs again, or None once it was given up."""
+        if self._stopping.is_set():
+            # Cut short by the shutdown (the store closing under it): not the job's fault,
+            # and its row is still open for the next start.
+            log.info("job %d interrupted by the shutdown; it runs on the next start", row["id"])
+            return LOCKED_PAUSE_MAX
         if is_locked(exc):
             # Never a reason to drop an answer: the lock ends, and the job runs again then.
             log.warning("job %d met a database lock; it runs again shortly", row["id"])

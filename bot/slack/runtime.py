@@ -112,17 +112,22 @@ class Runtime:
         Nothing durable is lost by stopping early: unfinished jobs and undelivered replies
         are rows, resumed by the next start. A process must not exit while torch works in
         another thread (it aborts), so the coach's background model work is stopped last;
-        False when it is still running (the caller then leaves with os._exit).
+        False when model work (a warm-up, a job still grading) is still running: the caller
+        then leaves with os._exit.
         """
         if self.daily is not None:
             self.daily.stop()
-        if self.jobs is not None:
-            self.jobs.stop(SHUTDOWN_JOBS_SECONDS)
-        self.work.shutdown(SHUTDOWN_JOBS_SECONDS)
+        # Jobs and the pool share one window, so the whole stop fits the graceful timeout.
+        deadline = time.monotonic() + SHUTDOWN_JOBS_SECONDS
+        stopped = self.jobs.stop(SHUTDOWN_JOBS_SECONDS) if self.jobs is not None else True
+        self.work.shutdown(max(0.0, deadline - time.monotonic()))
         if self.outbox is not None:
             self.outbox.stop(SHUTDOWN_OUTBOX_SECONDS)
         close = getattr(self.coach, "close", None)
-        return bool(close(SHUTDOWN_MODEL_SECONDS)) if callable(close) else True
+        idle = bool(close(SHUTDOWN_MODEL_SECONDS)) if callable(close) else True
+        # A job still grading uses the model too: its row stays open, but the process
+        # must not exit normally under it.
+        return idle and stopped
 
     def open_dm(self, user_id: str) -> str:
         return self.client.conversations_open(users=user_id)["channel"]["id"]
