@@ -125,6 +125,7 @@ MIGRATIONS: tuple[str, ...] = (
         outcome TEXT                       -- done, failed
     );
     CREATE INDEX jobs_open ON jobs (done_at, id);
+    CREATE INDEX jobs_created ON jobs (created_at);
     -- Replies to send, written in the transaction that produced them (an attempt, a finished
     -- job). A deliverer posts them and marks them delivered.
     CREATE TABLE outbox (
@@ -141,6 +142,7 @@ MIGRATIONS: tuple[str, ...] = (
         error TEXT                         -- the last Web API error code, never message text
     );
     CREATE INDEX outbox_due ON outbox (delivered_at, failed_at, next_at);
+    CREATE INDEX outbox_queued ON outbox (queued_at);
     """,
 )
 
@@ -461,6 +463,14 @@ class Store:
         it was seen and its job is finished (or it never had one)."""
         with self.write() as db:
             event_id = job.get("event_id")
+            if forget_before is not None:
+                # Finished work is kept as long as event ids are (a retry is told apart by
+                # it), then goes: the answer text lives on in the attempt, if anywhere.
+                db.execute("DELETE FROM jobs WHERE created_at < ? AND done_at IS NOT NULL",
+                           [iso(forget_before)])
+                db.execute("DELETE FROM outbox WHERE queued_at < ? AND (delivered_at IS NOT "
+                           "NULL OR failed_at IS NOT NULL)",
+                           [time.time() - (now - forget_before).total_seconds()])
             if event_id:
                 if forget_before is not None:
                     db.execute("DELETE FROM events WHERE seen_at < ?", [iso(forget_before)])

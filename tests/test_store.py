@@ -323,3 +323,16 @@ def test_a_write_gives_up_on_a_lock_only_after_lock_wait(tmp_path):
         other.close()
     assert 0.4 <= time.monotonic() - started < 5
     store.close()
+
+
+def test_finished_jobs_and_delivered_replies_are_pruned_with_old_event_ids(store):
+    store.take_job(job("Ev1"), NOW)
+    store.finish_job(store.open_jobs()[0]["id"], [reply()])
+    store.reply_delivered(store.due_replies(time.time())[0]["id"])
+    store.take_job(job("Ev2"), NOW)  # still open: kept however old
+    later = NOW + timedelta(days=3)
+    store.db.execute("UPDATE outbox SET queued_at = queued_at - 3 * 86400")
+    assert store.take_job(job("Ev3"), later, forget_before=later - timedelta(days=2)) == "new"
+    assert [r[0] for r in store.db.execute("SELECT event_id FROM jobs ORDER BY id")] == [
+        "Ev2", "Ev3"]
+    assert store.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0

@@ -53,7 +53,10 @@ def run_http(settings: Settings, port: int) -> int:
         # Runs once gunicorn stopped taking requests (SIGTERM) and finished the ones in
         # flight: what is left is durable, and close() fits the graceful timeout.
         if "rt" in running and not running["rt"].close():
-            os._exit(0)  # the model is still busy in a thread; a normal exit would abort
+            # The model is still busy in a thread, and a normal exit would abort under it.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
     class Server(BaseApplication):
         def load_config(self):
