@@ -132,6 +132,9 @@ class Store:
             db = Database(conn)
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA foreign_keys = ON")
+            # Deleted rows are overwritten with zeros rather than left in free space, so text a
+            # person asked us to forget cannot be read back out of the file.
+            db.execute("PRAGMA secure_delete = ON")
             if self.path != ":memory:":
                 db.enable_wal()
             self._local.db = db
@@ -316,14 +319,26 @@ class Store:
                 "pending": self.pending(person_id)}
 
     def delete_person(self, person_id: str) -> int:
-        """Delete every row about the person in one transaction; how many rows went."""
+        """Delete every row about the person in one transaction; how many rows went.
+
+        Then copy the WAL into the database and truncate it: until a checkpoint, the old
+        pages (with the person's answers) stay readable in the -wal file."""
         with self.write() as db:
             gone = 0
             for table in ("attempts", "reviews", "pending"):
                 gone += db.execute(f"DELETE FROM {table} WHERE person_id = ?",
                                    [person_id]).rowcount
             gone += db.execute("DELETE FROM people WHERE id = ?", [person_id]).rowcount
-            return gone
+        self.checkpoint()
+        return gone
+
+    def checkpoint(self) -> bool:
+        """A TRUNCATE checkpoint; False when a reader kept it from finishing (the next one
+        will finish the job)."""
+        if self.path == ":memory:":
+            return True
+        busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
 
     # the daily channel question --------------------------------------------------------
     def claim_daily(self, channel: str, day: date, question_id: str,
