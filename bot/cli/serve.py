@@ -85,9 +85,7 @@ def run_http(settings: Settings, port: int) -> int:
 
 
 def run_socket_mode(settings: Settings) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    from bot.slack.app import create
+    from bot.slack.app import create, socket_mode_handler
 
     app, rt = create(settings, socket_mode=True)
     rt.daily.start()
@@ -95,7 +93,7 @@ def run_socket_mode(settings: Settings) -> int:
     # background work is stopped before the process exits.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        SocketModeHandler(app, app_token=settings.slack_app_token).start()
+        socket_mode_handler(app, settings.slack_app_token).start()
     finally:
         rt.close()
     return 0
