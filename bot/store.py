@@ -13,6 +13,7 @@ The store knows rows, not the domain: the coach turns rows into its dataclasses.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -96,6 +97,61 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE people ADD COLUMN exam TEXT;
     """,
 )
+
+
+class UnusableDatabase(Exception):
+    """DATABASE_PATH cannot hold the database; the message says why."""
+
+
+def check_usable(path: str | Path, create_dir: bool = False) -> list[str]:
+    """Check, before a server starts, that the database file can be opened and written.
+
+    Raises UnusableDatabase with the reason. A missing directory is an error unless
+    `create_dir`: it is often a volume that was not mounted, and creating it would start
+    everyone from zero. Returns what was done (the directory created), for the log.
+    """
+    if str(path) == ":memory:":
+        return []
+    file = Path(path)
+    done = []
+    if file.is_dir():
+        raise UnusableDatabase("it is a directory, not a file")
+    folder = file.parent
+    if not folder.exists():
+        if not create_dir:
+            raise UnusableDatabase(
+                f"the directory {folder} does not exist (is the volume mounted? "
+                "Set MLSPREP_CREATE_DB_DIR=1 to create it)")
+        try:
+            folder.mkdir(parents=True)
+        except OSError as exc:
+            raise UnusableDatabase(f"cannot create the directory {folder}: "
+                                   f"{exc.strerror or exc}") from None
+        done.append(f"created the directory {folder}")
+    if not folder.is_dir():
+        raise UnusableDatabase(f"{folder} is not a directory")
+    # SQLite writes -wal and -shm files beside the database, so the directory must be
+    # writable even when the file already exists.
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UnusableDatabase(f"the directory {folder} is not writable by this user")
+    if file.exists():
+        if not file.is_file():
+            raise UnusableDatabase("it is not a regular file")
+        if not os.access(file, os.R_OK | os.W_OK):
+            raise UnusableDatabase("the file is not readable and writable by this user")
+    try:
+        conn = sqlite3.connect(file, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("PRAGMA user_version").fetchone()  # reads the header
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()  # needs to write
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        reason = str(exc)
+        if "not a database" in reason:
+            raise UnusableDatabase(f"it is not an SQLite database ({reason})") from None
+        raise UnusableDatabase(reason) from None
+    return done
 
 
 def iso(moment: datetime) -> str:
