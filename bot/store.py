@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -152,6 +153,79 @@ def check_usable(path: str | Path, create_dir: bool = False) -> list[str]:
             raise UnusableDatabase(f"it is not an SQLite database ({reason})") from None
         raise UnusableDatabase(reason) from None
     return done
+
+
+class BackupFailed(Exception):
+    """The backup could not be written or did not check out; the message says why."""
+
+
+def backup(source: str | Path, target: str | Path, force: bool = False) -> dict[str, int]:
+    """Copy the database with SQLite's online backup API, safe while the server writes.
+
+    The copy is written beside the target under a temporary name, checked (integrity_check,
+    and the row count of every table equal to the source's at the moment of the copy) and only
+    then renamed over the target, so a failed backup never replaces a good one. Returns the
+    row count per table.
+    """
+    source, target = Path(source), Path(target)
+    if not source.is_file():
+        raise BackupFailed(f"there is no database at {source}")
+    if target.is_dir():
+        raise BackupFailed(f"{target} is a directory; give the backup file's name")
+    if target.exists() and not force:
+        raise BackupFailed(f"{target} already exists (--force overwrites it)")
+    if target.parent.exists() and not target.parent.is_dir():
+        raise BackupFailed(f"{target.parent} is not a directory")
+    if not target.parent.is_dir():
+        raise BackupFailed(f"the directory {target.parent} does not exist")
+    try:
+        handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
+                                           dir=target.parent)
+        os.close(handle)
+    except OSError as exc:
+        raise BackupFailed(f"cannot write in {target.parent}: {exc.strerror or exc}") from None
+    try:
+        counts = _copy_and_check(source, Path(partial))
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    return counts
+
+
+def _copy_and_check(source: Path, partial: Path) -> dict[str, int]:
+    src = sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    copy = sqlite3.connect(partial)
+    try:
+        try:
+            # One read transaction for the counts and the copy: both see the same snapshot,
+            # whatever the server writes meanwhile.
+            src.execute("BEGIN")
+            expected = _row_counts(src)
+            src.backup(copy)
+            src.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise BackupFailed(f"cannot read {source}: {exc}") from None
+        except OSError as exc:
+            raise BackupFailed(f"cannot write the copy: {exc.strerror or exc}") from None
+        verdict = [row[0] for row in copy.execute("PRAGMA integrity_check")]
+        if verdict != ["ok"]:
+            raise BackupFailed("the copy failed integrity_check: " + "; ".join(verdict[:5]))
+        copied = _row_counts(copy)
+        if copied != expected:
+            differ = [t for t in expected if expected[t] != copied.get(t)]
+            raise BackupFailed(f"row counts differ in the copy: {', '.join(differ)}")
+        return copied
+    finally:
+        copy.close()
+        src.close()
+
+
+def _row_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    tables = [row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name")]
+    return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
 
 
 def iso(moment: datetime) -> str:
