@@ -4,6 +4,7 @@ ones, posts the daily question once, never logs a secret, and stops cleanly."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -14,10 +15,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from harness import ADMIN, SECRET, SlackBot, good_answer, texts, wait_until
-from standin import TOKEN
+from standin import TOKEN, signed_headers
 
 from bot.core.corpus import load_corpus
 from bot.slack import blocks
@@ -134,13 +136,40 @@ def test_python_m_bot_serve_handles_signed_slack_traffic(served):
 
     assert len([c for c in bot.standin.of("chat.postMessage", channel="C0DAILY")
                 if "thread_ts" not in c.args]) == 1
+
+    # malformed requests through gunicorn: 4xx, and no traceback in its log
+    assert bot.post(body, "application/json", headers={
+        "X-Slack-Request-Timestamp": "soon"}).status == 401
+    assert bot.post("[" * 5000 + "]" * 5000, "application/json").status == 400
+    assert bot.post(json.dumps({"type": "block_actions", "actions": [], "user": {"id": ADA}}),
+                    "application/json").status == 400
+    # a chunked body (no Content-Length) is read, and refused past 1 MB
+    assert chunked_post(bot, json.dumps({"type": "url_verification",
+                                         "challenge": "c-9"})) == 200
+    assert chunked_post(bot, json.dumps({"type": "url_verification",
+                                         "challenge": "x" * (1024 * 1024)})) == 413
+
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     log = log_path.read_text()
     assert TOKEN not in log and SECRET not in log
     assert "EvX" not in log  # a refused request's body is not logged either
     assert "terminate called" not in log
+    assert "Traceback" not in log
     assert "Booting worker" in log
+
+
+def chunked_post(bot: SlackBot, body: str) -> int:
+    """POST a signed body with Transfer-Encoding: chunked, as some proxies forward it."""
+    parts = urlsplit(bot.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        headers = signed_headers(SECRET, body, "application/json")
+        connection.request("POST", "/slack/events", body=iter([body.encode()]),
+                           headers=headers, encode_chunked=True)
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def test_a_missing_variable_stops_start_up_and_is_named(tmp_path):
