@@ -24,7 +24,8 @@ def answer_one(slack, user: str, text_for) -> None:
     slack.idle()
     question = slack.coach.pending(person_id(TEAM, user))
     slack.dm(user, text_for(question))
-    slack.standin.wait_for("chat.postMessage", count=count + 2, channel="D" + user)
+    # The session's first grade builds the grader: on a busy machine that takes over 20 s.
+    slack.standin.wait_for("chat.postMessage", count=count + 2, channel="D" + user, timeout=90)
     slack.idle()
 
 
