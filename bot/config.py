@@ -36,6 +36,7 @@ class Settings:
     daily_time: str = "09:00"
     admins: tuple[str, ...] = ()
     port: int = 3000
+    create_db_dir: bool = False  # serve creates DATABASE_PATH's missing directory only if asked
 
     # Environment variable for each field.
     ENV = {
@@ -52,6 +53,7 @@ class Settings:
         "daily_time": "MLSPREP_DAILY_TIME",
         "admins": "MLSPREP_ADMINS",
         "port": "PORT",
+        "create_db_dir": "MLSPREP_CREATE_DB_DIR",
     }
 
     @classmethod
@@ -70,6 +72,8 @@ class Settings:
                 values["port"] = int(values["port"])
             except ValueError:
                 raise ConfigError(f"PORT must be a number, got {values['port']!r}") from None
+        if "create_db_dir" in values:
+            values["create_db_dir"] = _flag("MLSPREP_CREATE_DB_DIR", values["create_db_dir"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.validate()
@@ -95,3 +99,11 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
+
+
+def _flag(name: str, raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.core.coach import Coach
 from bot.slack import listeners
 from bot.slack.daily import DailyScheduler, SettingsStore
+from bot.slack.guard import guard_wsgi, shape_problem
 from bot.slack.runtime import Runtime, utc_now
 from bot.slack.work import Work
 
@@ -71,8 +72,23 @@ def register(app: App, coach: Coach, settings: Settings, *,
                  bot_user_id=auth.get("user_id", ""), team_id=auth.get("team_id", ""))
     # The coach keeps workspace settings (the daily channel and time) in the database.
     rt.daily = DailyScheduler(rt, settings_store or coach)
+    app.use(ignore_malformed)
     listeners.register(app, rt)
     return rt
+
+
+def ignore_malformed(body, next):  # noqa: A002 - Bolt passes middleware arguments by name
+    """Acknowledge and drop a payload of a shape the listeners cannot read.
+
+    Over HTTP the guard in front of Bolt has already answered these with 400; this catches
+    them on the other ways in (Socket Mode), where the listener would otherwise raise.
+    """
+    problem = shape_problem(body)
+    if problem:
+        log.warning("ignored a malformed payload: %s", problem)
+        return BoltResponse(status=200, body="")
+    next()
+    return None
 
 
 def build_app(settings: Settings, coach: Coach, *, client: WebClient | None = None,
@@ -93,8 +109,10 @@ def build_app(settings: Settings, coach: Coach, *, client: WebClient | None = No
 
 
 def build_wsgi(app: App, rt: Runtime) -> Callable:
-    """The WSGI application: Bolt at /slack/events, plus /healthz for monitoring."""
-    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    """The WSGI application: Bolt at /slack/events behind the guard, plus /healthz for
+    monitoring."""
+    slack = guard_wsgi(SlackRequestHandler(app, path=EVENTS_PATH),
+                       rt.settings.slack_signing_secret, EVENTS_PATH)
 
     def wsgi(environ, start_response):
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in (
@@ -123,3 +141,25 @@ def create(settings: Settings, *, socket_mode: bool = False) -> tuple[App, Runti
     app = App(client=build_client(settings), name="mlsprep", logger=log,
               signing_secret=settings.slack_signing_secret, process_before_response=True)
     return app, register(app, coach, settings)
+
+
+def socket_mode_handler(app: App, app_token: str):
+    """Bolt's Socket Mode handler, with the shape check before Bolt builds its request.
+
+    Bolt reads ids out of the payload while it builds the request, before any middleware
+    runs, so a payload of the wrong shape is acknowledged and dropped here (unacknowledged,
+    Slack would deliver it again).
+    """
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.socket_mode.response import SocketModeResponse
+
+    class GuardedHandler(SocketModeHandler):
+        def handle(self, client, req) -> None:
+            problem = shape_problem(req.payload)
+            if problem:
+                log.warning("ignored a malformed %s envelope: %s", req.type, problem)
+                client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+                return
+            super().handle(client, req)
+
+    return GuardedHandler(app, app_token=app_token)

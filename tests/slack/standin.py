@@ -132,7 +132,7 @@ class StandIn:
             return 200, {}, {"ok": True, "url": "https://mlsprep-test.slack.com/",
                              "team": "Test", "user": "mlsprep", "team_id": TEAM,
                              "user_id": BOT_USER, "bot_id": BOT_ID}
-        if method == "chat.postMessage" and args.get("channel") in self.outside:
+        if method == "chat.postMessage" and str(args.get("channel")) in self.outside:
             return 200, {}, {"ok": False, "error": "not_in_channel"}
         if method == "chat.postMessage":
             ts = self._next_ts()

@@ -108,7 +108,8 @@ def handle_dm(rt: Runtime, event_id: str, team: str, user: str, channel: str,
         stats = rt.coach.stats(pid, now)
         post(rt, channel, blocks.stats_blocks(stats), "Your progress")
     else:  # help
-        post(rt, channel, **help_message())
+        reply = help_message()
+        post(rt, channel, reply["blocks"], reply["text"])
 
 
 def grade_dm(rt: Runtime, pid: str, channel: str, text: str, now) -> None:
