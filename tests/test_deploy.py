@@ -162,6 +162,33 @@ def test_the_entrypoint_hands_the_data_directory_to_the_app_user_and_drops_root(
         assert {p.stat().st_uid for p in [data, *data.iterdir()]} == {nobody.pw_uid}
 
 
+# docs/deploy.md --------------------------------------------------------------------------------
+
+def test_every_file_the_deploy_guide_hands_an_operator_is_in_the_repository():
+    doc = (ROOT / "docs" / "deploy.md").read_text()
+    table = doc.split("## What the repository gives a platform", 1)[1].split("\n\n")[1]
+    listed = {name for row in table.splitlines()[2:]
+              for name in re.findall(r"`([^`]+)`", row.split("|")[1])}
+    assert {"requirements.txt", ".python-version", "Procfile", "Dockerfile", "compose.yaml",
+            "fly.toml"} <= listed
+    paths = set(re.findall(r"`((?:scripts|deploy|tests|bot)/[\w./-]*\w)", doc))
+    assert paths, "the guide names no script"
+    assert [name for name in listed | paths if not (ROOT / name).exists()] == []
+
+
+@pytest.mark.parametrize("platform_name", ["Docker and Compose", "Fly.io", "Render", "Railway",
+                                           "Dokku", "Heroku"])
+def test_the_deploy_guide_says_where_the_database_lives_on_each_platform(platform_name):
+    doc = (ROOT / "docs" / "deploy.md").read_text()
+    section = re.search(rf"^## {re.escape(platform_name)}.*?(?=^## |\Z)", doc, re.M | re.S)
+    assert section, platform_name
+    text = section.group(0)
+    if platform_name == "Heroku":
+        assert "No persistent disk" in text and "Litestream" in text
+    else:
+        assert "**Where the SQLite file lives:**" in text and "/data" in text
+
+
 # Installed and served as a platform does ------------------------------------------------------
 
 @pytest.fixture
@@ -210,6 +237,10 @@ def test_a_platform_install_serves_the_procfile_web_process(tmp_path, standin, r
             time.sleep(1)
         assert health and health["ok"] and health["model_ready"], log_path.read_text()
         ready_seconds = time.monotonic() - started
+        # Resident memory of the whole process tree (gunicorn's arbiter and its one worker),
+        # model loaded: what a platform's memory limit has to allow.
+        rss_kb = sum(map(int, subprocess.run(["ps", "-o", "rss=", "-s", str(web.pid)],
+                                             capture_output=True, text=True).stdout.split()))
 
         # The image's HEALTHCHECK command, run as Docker would against this server.
         check = json.loads(dockerfile("HEALTHCHECK")[0].split("CMD", 1)[1])
@@ -221,7 +252,8 @@ def test_a_platform_install_serves_the_procfile_web_process(tmp_path, standin, r
     assert "Traceback" not in log_path.read_text()
 
     report = (f"platform install: pip install -r requirements.txt {install_seconds:.0f} s; "
-              f"/healthz with the model ready {ready_seconds:.0f} s after start; "
+              f"/healthz with the model ready {ready_seconds:.0f} s after start, "
+              f"resident memory {rss_kb / 1e3:,.0f} MB; "
               f"installed packages {platform.mb(sizes['packages'])} + app "
               f"{platform.mb(sizes['app'])}; slug tar.gz {platform.mb(sizes['slug_gz'])}")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
