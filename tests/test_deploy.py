@@ -8,11 +8,13 @@ it and must answer /healthz and load its models with nothing downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -198,7 +200,30 @@ def standin():
     server.stop()
 
 
-def test_a_platform_install_serves_the_procfile_web_process(tmp_path, standin, request):
+@contextlib.contextmanager
+def serving(command: list[str], cwd: Path, env: dict, log_path: Path):
+    """Start command, wait until /healthz reports the model loaded; yields (process, seconds)."""
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        web = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        health = None
+        while time.monotonic() - started < MODEL_READY_TIMEOUT:
+            assert web.poll() is None, log_path.read_text()
+            health = get_json(f"http://127.0.0.1:{env['PORT']}/healthz")
+            if health and health["model_ready"]:
+                break
+            time.sleep(1)
+        assert health and health["ok"] and health["model_ready"], log_path.read_text()
+        yield web, time.monotonic() - started
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
+    assert "Traceback" not in log_path.read_text()
+
+
+def test_a_platform_install_serves_the_procfile_web_process(tmp_path, standin, capsys):
     app = platform.stage_app(tmp_path / "app")
     python = platform.make_venv(tmp_path / "venv")
     install_seconds = platform.pip_install(python, app / "requirements.txt")
@@ -207,56 +232,53 @@ def test_a_platform_install_serves_the_procfile_web_process(tmp_path, standin, r
         capture_output=True, text=True, check=True).stdout.split()
     assert torch_build == ["2.13.0+cpu", "None"]
 
-    # Packed while the server starts: the two overlap on the machine's cores.
+    # Packed while the servers run: the two overlap on the machine's cores.
     sizes: dict = {}
     packer = threading.Thread(target=lambda: sizes.update(platform.weigh(python, app, tmp_path)))
     packer.start()
 
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLACK_", "MLSPREP_", "DATABASE_", "PORT", "HF_", "TRANSFORMERS_"))
-           and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update({"PATH": f"{python.parent}{os.pathsep}{env['PATH']}",
-                "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": "deploy-test-secret",
-                "SLACK_API_URL": standin.api_url, "DATABASE_PATH": str(tmp_path / "data" / "m.db"),
-                "PORT": str(port)})
-    (tmp_path / "data").mkdir()
-    log_path = tmp_path / "web.log"
-    started = time.monotonic()
-    with open(log_path, "w") as log:
-        # As the platforms do: the Procfile line through a shell, in the app's directory.
-        web = subprocess.Popen(["bash", "-c", platform.procfile_command(app)], cwd=app, env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "MLSPREP_", "DATABASE_", "PORT", "HF_", "TRANSFORMERS_"))
+            and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    base.update({"PATH": f"{python.parent}{os.pathsep}{base['PATH']}",
+                 "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": "deploy-test-secret",
+                 "SLACK_API_URL": standin.api_url})
     try:
-        health = None
-        while time.monotonic() - started < MODEL_READY_TIMEOUT:
-            assert web.poll() is None, log_path.read_text()
-            health = get_json(f"http://127.0.0.1:{port}/healthz")
-            if health and health["model_ready"]:
-                break
-            time.sleep(1)
-        assert health and health["ok"] and health["model_ready"], log_path.read_text()
-        ready_seconds = time.monotonic() - started
-        # Resident memory of the whole process tree (gunicorn's arbiter and its one worker),
-        # model loaded: what a platform's memory limit has to allow.
-        rss_kb = sum(map(int, subprocess.run(["ps", "-o", "rss=", "-s", str(web.pid)],
-                                             capture_output=True, text=True).stdout.split()))
+        # As a Procfile platform does: the web: line through a shell, in the app's directory.
+        (tmp_path / "disk").mkdir()
+        env = {**base, "DATABASE_PATH": str(tmp_path / "disk" / "m.db"), "PORT": str(free_port())}
+        with serving(["bash", "-c", platform.procfile_command(app)], app, env,
+                     tmp_path / "web.log") as (web, ready_seconds):
+            # The whole process tree (gunicorn's arbiter and its one worker), model loaded:
+            # what a platform's memory limit has to allow.
+            rss_kb = sum(map(int, subprocess.run(["ps", "-o", "rss=", "-s", str(web.pid)],
+                                                 capture_output=True, text=True).stdout.split()))
+            # The image's HEALTHCHECK command, run as Docker would against this server.
+            check = json.loads(dockerfile("HEALTHCHECK")[0].split("CMD", 1)[1])
+            assert subprocess.run([str(python), *check[1:]], env=env).returncode == 0
 
-        # The image's HEALTHCHECK command, run as Docker would against this server.
-        check = json.loads(dockerfile("HEALTHCHECK")[0].split("CMD", 1)[1])
-        assert subprocess.run([str(python), *check[1:]], env=env).returncode == 0
+        # As the image would, short of Docker: only what the Dockerfile copies into /app, its
+        # ENV (offline model loading included) and its CMD; a folder stands in for the volume.
+        image = tmp_path / "image"
+        for args in dockerfile("COPY"):
+            source, dest = args.split()
+            if not dest.startswith("/"):
+                shutil.copytree(app / source, image / dest)
+        image_env = dict(pair.split("=", 1) for pair in shlex.split(" ".join(dockerfile("ENV")))
+                         if not pair.startswith(("PATH=", "VIRTUAL_ENV=")))
+        assert image_env["HF_HUB_OFFLINE"] == "1"
+        (tmp_path / "volume").mkdir()
+        database = tmp_path / "volume" / "mlsprep.db"
+        env = {**base, **image_env, "DATABASE_PATH": str(database), "PORT": str(free_port())}
+        with serving(json.loads(dockerfile("CMD")[0]), image, env, tmp_path / "image.log"):
+            assert database.exists()
     finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(timeout=30)
         packer.join()
-    assert "Traceback" not in log_path.read_text()
 
     report = (f"platform install: pip install -r requirements.txt {install_seconds:.0f} s; "
               f"/healthz with the model ready {ready_seconds:.0f} s after start, "
               f"resident memory {rss_kb / 1e3:,.0f} MB; "
               f"installed packages {platform.mb(sizes['packages'])} + app "
               f"{platform.mb(sizes['app'])}; slug tar.gz {platform.mb(sizes['slug_gz'])}")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter:  # shown in CI's log whether or not output is captured
-        reporter.write_line("\n" + report)
-    print(report)
+    with capsys.disabled():  # into CI's log, not into the captured output of a passed test
+        print("\n" + report)
