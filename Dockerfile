@@ -35,9 +35,8 @@ ENV DATABASE_PATH=/data/mlsprep.db \
 VOLUME ["/data"]
 EXPOSE 3000
 
-# The entrypoint starts as root only to hand a freshly mounted /data to `mlsprep`, then runs
-# the server as that user (deploy/entrypoint.py says why).
-USER root
+# No USER line on purpose: the entrypoint starts as root only to hand a freshly mounted /data
+# to `mlsprep`, then runs the server as that user (deploy/entrypoint.py says why).
 ENTRYPOINT ["python", "/usr/local/bin/mlsprep-entrypoint"]
 CMD ["python", "-m", "bot", "serve"]
 
