@@ -1,9 +1,10 @@
 """Container entrypoint: make the data directory writable, then run the command as `mlsprep`.
 
-Fly.io, Railway and Render mount their volume over /data when the container starts, owned by
-root, which hides the image's own /data (made for `mlsprep`). So the container starts as root
-for this one step only: it gives the directory of DATABASE_PATH, and what is directly in it,
-to the app user, drops to that user and replaces itself with the command. Started as another
+A platform mounts its volume over /data when the container starts, hiding the image's own
+/data (made for `mlsprep`), and the mount is commonly owned by root (Railway's is). So the
+container starts as root for this one step only: it gives the directory of DATABASE_PATH,
+and what is directly in it, to the app user, drops to that user and replaces itself with the
+command. Started as another
 user already (`docker run --user ...`), it only runs the command.
 """
 
