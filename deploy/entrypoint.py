@@ -4,8 +4,8 @@ A platform mounts its volume over /data when the container starts, hiding the im
 /data (made for `mlsprep`), and the mount is commonly owned by root (Railway's is). So the
 container starts as root for this one step only: it gives the directory of DATABASE_PATH,
 and what is directly in it, to the app user, drops to that user and replaces itself with the
-command. Started as another
-user already (`docker run --user ...`), it only runs the command.
+command. Started as another user already (`docker run --user ...`), it only runs the
+command.
 """
 
 from __future__ import annotations
