@@ -21,9 +21,9 @@ run: install
 	$(PY) -m bot practice
 
 test: install
-	$(PY) -m ruff check bot tests scripts
+	$(PY) -m ruff check bot tests scripts deploy
 	$(PY) -m bot corpus check
 	$(PY) -m pytest -q
 
 lint: install
-	$(PY) -m ruff check bot tests scripts
+	$(PY) -m ruff check bot tests scripts deploy

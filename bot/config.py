@@ -42,6 +42,7 @@ class Settings:
     retry_base: float = 1.0  # first pause before re-sending a reply Slack did not take
     retry_max: float = 60.0  # the longest pause between two tries
     delivery_deadline: float = 600.0  # a reply not delivered by then is given up (logged)
+    create_db_dir: bool = False  # serve creates DATABASE_PATH's missing directory only if asked
 
     # Environment variable for each field.
     ENV = {
@@ -63,6 +64,7 @@ class Settings:
         "retry_base": "MLSPREP_RETRY_BASE",
         "retry_max": "MLSPREP_RETRY_MAX",
         "delivery_deadline": "MLSPREP_DELIVERY_DEADLINE",
+        "create_db_dir": "MLSPREP_CREATE_DB_DIR",
     }
     NUMBERS = {"busy_timeout_ms": int, "lock_wait": float, "retry_base": float,
                "retry_max": float, "delivery_deadline": float}
@@ -92,6 +94,8 @@ class Settings:
                                       f"got {values[name]!r}") from None
                 if values[name] < 0:
                     raise ConfigError(f"{cls.ENV[name]} must not be negative")
+        if "create_db_dir" in values:
+            values["create_db_dir"] = _flag("MLSPREP_CREATE_DB_DIR", values["create_db_dir"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.validate()
@@ -117,3 +121,11 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
+
+
+def _flag(name: str, raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")

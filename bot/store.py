@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -147,6 +149,134 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+class UnusableDatabase(Exception):
+    """DATABASE_PATH cannot hold the database; the message says why."""
+
+
+def check_usable(path: str | Path, create_dir: bool = False) -> list[str]:
+    """Check, before a server starts, that the database file can be opened and written.
+
+    Raises UnusableDatabase with the reason. A missing directory is an error unless
+    `create_dir`: it is often a volume that was not mounted, and creating it would start
+    everyone from zero. Returns what was done (the directory created), for the log.
+    """
+    if str(path) == ":memory:":
+        return []
+    file = Path(path)
+    done = []
+    if file.is_dir():
+        raise UnusableDatabase("it is a directory, not a file")
+    folder = file.parent
+    if not folder.exists():
+        if not create_dir:
+            raise UnusableDatabase(
+                f"the directory {folder} does not exist (is the volume mounted? "
+                "Set MLSPREP_CREATE_DB_DIR=1 to create it)")
+        try:
+            folder.mkdir(parents=True)
+        except OSError as exc:
+            raise UnusableDatabase(f"cannot create the directory {folder}: "
+                                   f"{exc.strerror or exc}") from None
+        done.append(f"created the directory {folder}")
+    if not folder.is_dir():
+        raise UnusableDatabase(f"{folder} is not a directory")
+    # SQLite writes -wal and -shm files beside the database, so the directory must be
+    # writable even when the file already exists.
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UnusableDatabase(f"the directory {folder} is not writable by this user")
+    if file.exists():
+        if not file.is_file():
+            raise UnusableDatabase("it is not a regular file")
+        if not os.access(file, os.R_OK | os.W_OK):
+            raise UnusableDatabase("the file is not readable and writable by this user")
+    try:
+        conn = sqlite3.connect(file, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("PRAGMA user_version").fetchone()  # reads the header
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()  # needs to write
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        reason = str(exc)
+        if "not a database" in reason:
+            raise UnusableDatabase(f"it is not an SQLite database ({reason})") from None
+        raise UnusableDatabase(reason) from None
+    return done
+
+
+class BackupFailed(Exception):
+    """The backup could not be written or did not check out; the message says why."""
+
+
+def backup(source: str | Path, target: str | Path, force: bool = False) -> dict[str, int]:
+    """Copy the database with SQLite's online backup API, safe while the server writes.
+
+    The copy is written beside the target under a temporary name, checked (integrity_check,
+    and the row count of every table equal to the source's at the moment of the copy) and only
+    then renamed over the target, so a failed backup never replaces a good one. Returns the
+    row count per table.
+    """
+    source, target = Path(source), Path(target)
+    if not source.is_file():
+        raise BackupFailed(f"there is no database at {source}")
+    if target.is_dir():
+        raise BackupFailed(f"{target} is a directory; give the backup file's name")
+    if target.exists() and not force:
+        raise BackupFailed(f"{target} already exists (--force overwrites it)")
+    if target.parent.exists() and not target.parent.is_dir():
+        raise BackupFailed(f"{target.parent} is not a directory")
+    if not target.parent.is_dir():
+        raise BackupFailed(f"the directory {target.parent} does not exist")
+    try:
+        handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
+                                           dir=target.parent)
+        os.close(handle)
+    except OSError as exc:
+        raise BackupFailed(f"cannot write in {target.parent}: {exc.strerror or exc}") from None
+    try:
+        counts = _copy_and_check(source, Path(partial))
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    return counts
+
+
+def _copy_and_check(source: Path, partial: Path) -> dict[str, int]:
+    src = sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    copy = sqlite3.connect(partial)
+    try:
+        try:
+            # One read transaction for the counts and the copy: both see the same snapshot,
+            # whatever the server writes meanwhile.
+            src.execute("BEGIN")
+            expected = _row_counts(src)
+            src.backup(copy)
+            src.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise BackupFailed(f"cannot read {source}: {exc}") from None
+        except OSError as exc:
+            raise BackupFailed(f"cannot write the copy: {exc.strerror or exc}") from None
+        verdict = [row[0] for row in copy.execute("PRAGMA integrity_check")]
+        if verdict != ["ok"]:
+            raise BackupFailed("the copy failed integrity_check: " + "; ".join(verdict[:5]))
+        copied = _row_counts(copy)
+        if copied != expected:
+            differ = [t for t in expected if expected[t] != copied.get(t)]
+            raise BackupFailed(f"row counts differ in the copy: {', '.join(differ)}")
+        return copied
+    finally:
+        copy.close()
+        src.close()
+
+
+def _row_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    tables = [row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name")]
+    return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+
+
 def iso(moment: datetime) -> str:
     """A stored timestamp: UTC, microseconds, so text order is time order."""
     if moment.tzinfo is None or moment.utcoffset() is None:
@@ -184,6 +314,9 @@ class Store:
             db = Database(conn)
             db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             db.execute("PRAGMA foreign_keys = ON")
+            # Deleted rows are overwritten with zeros rather than left in free space, so text a
+            # person asked us to forget cannot be read back out of the file.
+            db.execute("PRAGMA secure_delete = ON")
             if self.path != ":memory:":
                 db.enable_wal()
             self._local.db = db
@@ -393,14 +526,26 @@ class Store:
                 "pending": self.pending(person_id)}
 
     def delete_person(self, person_id: str) -> int:
-        """Delete every row about the person in one transaction; how many rows went."""
+        """Delete every row about the person in one transaction; how many rows went.
+
+        Then copy the WAL into the database and truncate it: until a checkpoint, the old
+        pages (with the person's answers) stay readable in the -wal file."""
         with self.write() as db:
             gone = 0
             for table in ("attempts", "reviews", "pending", "jobs", "outbox"):
                 gone += db.execute(f"DELETE FROM {table} WHERE person_id = ?",
                                    [person_id]).rowcount
             gone += db.execute("DELETE FROM people WHERE id = ?", [person_id]).rowcount
-            return gone
+        self.checkpoint()
+        return gone
+
+    def checkpoint(self) -> bool:
+        """A TRUNCATE checkpoint; False when a reader kept it from finishing (the next one
+        will finish the job)."""
+        if self.path == ":memory:":
+            return True
+        busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
 
     # the daily channel question --------------------------------------------------------
     def claim_daily(self, channel: str, day: date, question_id: str,

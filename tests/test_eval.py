@@ -77,12 +77,13 @@ def test_the_excerpt_reads_as_a_label_dataset():
 
 # the command ---------------------------------------------------------------------------
 @pytest.fixture
-def run_eval(embedder, monkeypatch, capsys):
+def run_eval(embedder, judge, monkeypatch, capsys):
     from bot.cli import evaluate
     from bot.core.scoring import Grader
 
-    grader = Grader(embedder)
-    monkeypatch.setattr(evaluate, "_grader", lambda: grader)
+    # The command's own grader, built on the session's model and judge (loaded once).
+    monkeypatch.setattr(evaluate, "_grader", lambda settings, corpus: Grader(
+        embedder, judge=judge, bank=corpus or ()))
 
     def run(*argv: str) -> tuple[int, str, str]:
         args = build_parser().parse_args(["eval", *argv])

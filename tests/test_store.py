@@ -6,6 +6,7 @@ import sqlite3
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,8 @@ def test_connections_use_wal_a_busy_timeout_and_foreign_keys(store):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    # Set on every connection: builds differ in their default (Debian's is on, others off).
+    assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1
 
 
 def test_reopening_an_existing_file_keeps_its_rows_and_does_not_migrate_again(tmp_path):
@@ -162,6 +165,31 @@ def test_delete_person_removes_every_row_about_them_and_nobody_else(store):
         rows = store.db.execute(f"SELECT DISTINCT person_id FROM {table}").fetchall()
         assert rows == [("local:bob",)], table
     assert store.person("local:ada") is None
+
+
+def test_forgotten_answers_leave_no_bytes_in_the_database_or_its_wal(tmp_path):
+    path = tmp_path / "forget.db"
+    store = Store(path)
+    secret = "zebra-quokka-7731 my very own answer"
+    for person in ("local:ada", "local:bob"):
+        store.upsert_person(person, person[6:], "UTC", NOW)
+    store.record_attempt("local:ada", "q1", secret, 40, "partial", (), (), "cli", NOW)
+    attempt(store, person="local:bob")
+    # A second thread's connection is open, as in the served app's pool.
+    reader = threading.Thread(target=lambda: store.count_attempts())
+    reader.start()
+    reader.join()
+    wal = Path(str(path) + "-wal")
+
+    def on_disk() -> bytes:
+        return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    assert secret.encode() in on_disk()  # the check below can tell
+    store.delete_person("local:ada")
+    assert secret.encode() not in path.read_bytes()
+    assert not wal.exists() or secret.encode() not in wal.read_bytes()
+    assert store.count_attempts() == 1  # Bob's answer is still there
+    store.close()
 
 
 def test_many_threads_writing_attempts_at_once_lose_none(tmp_path):

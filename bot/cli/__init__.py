@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "board": ("bot.cli.progress", "show the leaderboard"),
     "forget": ("bot.cli.progress", "delete everything stored about a person"),
     "export": ("bot.cli.progress", "print everything stored about a person as JSON"),
+    "backup": ("bot.cli.backup", "write a checked copy of the database (safe while serving)"),
     "corpus": ("bot.cli.corpus", "validate the question bank and show its coverage"),
     "eval": ("bot.cli.evaluate", "score a CSV of graded answers and compare with the grades"),
     "serve": ("bot.cli.serve", "run the Slack bot (HTTP, or Socket Mode with --socket)"),

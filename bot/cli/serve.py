@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 
 # Enough request threads that acks never queue behind each other: each ack only parses the
 # payload and hands the work to the pool, so a thread is busy for milliseconds.
@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    check_database(settings)
     # Bolt logs a refused request's body at INFO; what people write stays out of the logs
     # (the access log still shows every 401).
     logging.getLogger("slack_bolt").setLevel(logging.WARNING)
@@ -42,6 +43,20 @@ def run(args: argparse.Namespace) -> int:
         return run_socket_mode(settings)
     settings.require("slack_bot_token", "slack_signing_secret")
     return run_http(settings, args.port or settings.port)
+
+
+def check_database(settings: Settings) -> None:
+    """Stop here, in the parent process, when the database cannot be used: inside gunicorn
+    the same failure only says "Worker failed to boot"."""
+    from bot.store import UnusableDatabase, check_usable
+
+    try:
+        done = check_usable(settings.database_path, create_dir=settings.create_db_dir)
+    except UnusableDatabase as exc:
+        raise ConfigError(f"DATABASE_PATH={settings.database_path} cannot be used: {exc}") \
+            from None
+    for step in done:
+        logging.getLogger("mlsprep").info("DATABASE_PATH: %s", step)
 
 
 def run_http(settings: Settings, port: int) -> int:
@@ -91,9 +106,7 @@ def run_http(settings: Settings, port: int) -> int:
 
 
 def run_socket_mode(settings: Settings) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    from bot.slack.app import create
+    from bot.slack.app import create, socket_mode_handler
 
     app, rt = create(settings, socket_mode=True)
     rt.daily.start()
@@ -101,7 +114,7 @@ def run_socket_mode(settings: Settings) -> int:
     # background work is stopped before the process exits.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        SocketModeHandler(app, app_token=settings.slack_app_token).start()
+        socket_mode_handler(app, settings.slack_app_token).start()
     finally:
         rt.close()
     return 0

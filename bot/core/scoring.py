@@ -86,7 +86,8 @@ class Grader:
         self._model = model
         self.checks = checks or Checks()
         # The entailment judge (bot.nli.EntailmentModel): with it, answers to questions
-        # with written key points are graded on the rubric; without it, by the learned grader.
+        # with written key points are graded on the rubric; other answers, and all answers
+        # without it, by the learned grader.
         self.judge = judge
         self.thresholds = thresholds or rubric.Thresholds.load()
         self._references: dict[tuple, Reference] = {}
@@ -171,8 +172,8 @@ class Grader:
             return g.Grade(0, g.OFF_TOPIC, flag=g.EMPTY, message=MESSAGES[g.EMPTY])
         if self.judge is not None and any(p.strip() for p in key_points):
             return self._grade_rubric(text, self.reference(question, reference, key_points))
-        if self.judge is not None:
-            return self._grade_entailment(text, [reference, *alternatives])
+        # Without written key points (SemEval rows) the learned grader decides: judging a
+        # whole reference answer at once was less accurate on SemEval than its features.
         refs = [self.reference(question, reference, key_points)]
         refs += [self.reference(question, alt) for alt in alternatives
                  if alt.strip() and alt.strip() != reference.strip()]
@@ -249,15 +250,6 @@ class Grader:
         tokens = words(text)
         return len(tokens) < c.min_words or (
             len(tokens) < c.short_words and len(tokens) < c.short_ratio * ref.reference_words)
-
-    def _grade_entailment(self, text: str, references: Sequence[str]) -> Grade:
-        """No written key points (SemEval rows): the score is how surely the answer entails
-        the closest reference answer."""
-        refs = list(dict.fromkeys(r.strip() for r in references if r.strip()))
-        probs = self.judge.predict([(text, r) for r in refs])
-        entail = float(probs[:, 1].max())
-        score = int(round(100 * entail))
-        return g.Grade(score, g.band_for(score), message=_summary(g.band_for(score), 0, 0))
 
     def _answer_vector(self, text: str) -> np.ndarray:
         vector = self._prefetched.get(text)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.core.coach import Coach
 from bot.slack import listeners
 from bot.slack.daily import DailyScheduler, SettingsStore
+from bot.slack.guard import guard_wsgi, shape_problem
 from bot.slack.jobs import Jobs
 from bot.slack.outbox import Outbox
 from bot.slack.runtime import Runtime, utc_now
@@ -79,6 +80,7 @@ def register(app: App, coach: Coach, settings: Settings, *,
     rt.jobs = Jobs(coach.store, lambda job: listeners.run_job(rt, job),
                    lambda job, error: listeners.give_up(rt, job, error),
                    ready=lambda: rt.work.ready)
+    app.use(ignore_malformed)
     listeners.register(app, rt)
     # Whatever a previous process left unfinished (jobs, replies) is resumed from here.
     rt.outbox.start()
@@ -91,6 +93,20 @@ def delivery_client(client: WebClient) -> WebClient:
     outbox alone decides when to try again (and a retry never blocks a delivery thread)."""
     return WebClient(token=client.token, base_url=client.base_url,
                      timeout=WEB_API_TIMEOUT_SECONDS, retry_handlers=[])
+
+
+def ignore_malformed(body, next):  # noqa: A002 - Bolt passes middleware arguments by name
+    """Acknowledge and drop a payload of a shape the listeners cannot read.
+
+    Over HTTP the guard in front of Bolt has already answered these with 400; this catches
+    them on the other ways in (Socket Mode), where the listener would otherwise raise.
+    """
+    problem = shape_problem(body)
+    if problem:
+        log.warning("ignored a malformed payload: %s", problem)
+        return BoltResponse(status=200, body="")
+    next()
+    return None
 
 
 def build_app(settings: Settings, coach: Coach, *, client: WebClient | None = None,
@@ -111,8 +127,10 @@ def build_app(settings: Settings, coach: Coach, *, client: WebClient | None = No
 
 
 def build_wsgi(app: App, rt: Runtime) -> Callable:
-    """The WSGI application: Bolt at /slack/events, plus /healthz for monitoring."""
-    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    """The WSGI application: Bolt at /slack/events behind the guard, plus /healthz for
+    monitoring."""
+    slack = guard_wsgi(SlackRequestHandler(app, path=EVENTS_PATH),
+                       rt.settings.slack_signing_secret, EVENTS_PATH)
 
     def wsgi(environ, start_response):
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in (
@@ -141,3 +159,25 @@ def create(settings: Settings, *, socket_mode: bool = False) -> tuple[App, Runti
     app = App(client=build_client(settings), name="mlsprep", logger=log,
               signing_secret=settings.slack_signing_secret, process_before_response=True)
     return app, register(app, coach, settings)
+
+
+def socket_mode_handler(app: App, app_token: str):
+    """Bolt's Socket Mode handler, with the shape check before Bolt builds its request.
+
+    Bolt reads ids out of the payload while it builds the request, before any middleware
+    runs, so a payload of the wrong shape is acknowledged and dropped here (unacknowledged,
+    Slack would deliver it again).
+    """
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.socket_mode.response import SocketModeResponse
+
+    class GuardedHandler(SocketModeHandler):
+        def handle(self, client, req) -> None:
+            problem = shape_problem(req.payload)
+            if problem:
+                log.warning("ignored a malformed %s envelope: %s", req.type, problem)
+                client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+                return
+            super().handle(client, req)
+
+    return GuardedHandler(app, app_token=app_token)

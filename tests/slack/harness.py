@@ -62,6 +62,35 @@ class _QuietHandler(WSGIRequestHandler):
     def log_message(self, *args):
         pass
 
+    def get_stderr(self):
+        # What the server would print (a traceback when the app raises) is kept for the test
+        # to read, as gunicorn's error log would hold it in production.
+        return self.server.error_log
+
+
+class ErrorLog:
+    """The served app's wsgi.errors: a stream that keeps what was written."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self._parts)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._parts.clear()
+
 
 @dataclass
 class Response:
@@ -83,6 +112,7 @@ class SlackBot:
     rt: object
     clock: Clock
     db_path: str
+    error_log: ErrorLog = field(default_factory=ErrorLog)
     _ids: count = field(default_factory=lambda: count(1))
 
     # raw requests ------------------------------------------------------------------------------
@@ -94,6 +124,12 @@ class SlackBot:
         all_headers.update(headers or {})
         request = urllib.request.Request(self.url + "/slack/events", data=body.encode(),
                                          headers=all_headers, method="POST")
+        return _send(request)
+
+    def post_raw(self, body: bytes, headers: dict) -> Response:
+        """POST exactly these bytes and headers (for malformed requests)."""
+        request = urllib.request.Request(self.url + "/slack/events", data=body, headers=headers,
+                                         method="POST")
         return _send(request)
 
     def get(self, path: str) -> Response:
@@ -162,9 +198,11 @@ def _send(request: urllib.request.Request) -> Response:
     started = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=30) as reply:
-            return Response(reply.status, reply.read().decode(), time.monotonic() - started)
+            return Response(reply.status, reply.read().decode(errors="replace"),
+                            time.monotonic() - started)
     except urllib.error.HTTPError as error:
-        return Response(error.code, error.read().decode(), time.monotonic() - started)
+        return Response(error.code, error.read().decode(errors="replace"),
+                        time.monotonic() - started)
 
 
 def good_answer(question) -> str:
@@ -213,11 +251,12 @@ def serve(app, rt, standin: StandIn, settings: Settings, clock: Clock):
     """Serve the app's WSGI callable on a free loopback port; shut everything down after."""
     server = make_server("127.0.0.1", 0, build_wsgi(app, rt),
                          server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    server.error_log = ErrorLog()
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield SlackBot(f"http://127.0.0.1:{server.server_port}", standin, rt.coach, rt, clock,
-                       settings.database_path)
+                       settings.database_path, server.error_log)
     finally:
         server.shutdown()
         server.server_close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from harness import Clock, good_answer, serve, slack_settings, texts, wait_until, weak_answer
 from standin import TEAM
@@ -23,7 +24,8 @@ def answer_one(slack, user: str, text_for) -> None:
     slack.idle()
     question = slack.coach.pending(person_id(TEAM, user))
     slack.dm(user, text_for(question))
-    slack.standin.wait_for("chat.postMessage", count=count + 2, channel="D" + user)
+    # The session's first grade builds the grader: on a busy machine that takes over 20 s.
+    slack.standin.wait_for("chat.postMessage", count=count + 2, channel="D" + user, timeout=90)
     slack.idle()
 
 
@@ -155,3 +157,30 @@ def test_each_person_picks_their_exam_and_stats_follow_it(slack):
     slack.standin.wait_for("chat.postMessage", channel="D" + ADA)
     slack.idle()
     assert slack.coach.pending(person_id(TEAM, ADA)).in_exam("mla-c02")
+
+
+def test_forget_me_leaves_the_answer_text_in_neither_the_database_nor_its_wal(slack):
+    secret = "quokka-zebra-5519 is how I would shard the training data"
+    pid = person_id(TEAM, ADA)
+    slack.dm(ADA, "quiz")
+    for _ in range(40):  # an open question takes any text as an answer
+        slack.idle()
+        if slack.coach.pending(pid).type == "open":
+            break
+        slack.dm(ADA, "skip")
+    count = len(slack.standin.of("chat.postMessage", channel="D" + ADA))
+    slack.dm(ADA, secret)
+    # Scored feedback: the first grade builds the grader, slow on a busy machine.
+    slack.standin.wait_for("chat.postMessage", count=count + 1, channel="D" + ADA, timeout=90)
+    slack.idle()
+    db = Path(slack.db_path)
+    wal = Path(slack.db_path + "-wal")
+
+    def holding() -> list[str]:
+        return [f.name for f in (db, wal) if f.exists() and secret.encode() in f.read_bytes()]
+
+    assert holding() != []  # stored, so its absence below means something
+    _, name = slack.click(blocks.FORGET_YES, "forget", ADA, "C0GENERAL", "1.1")
+    assert "deleted everything" in slack.responses(name)[0]["text"]
+    slack.idle()
+    assert holding() == []

@@ -207,3 +207,11 @@ def test_app_home_shows_progress_and_starts_practice(slack):
     slack.standin.wait_for("conversations.open", users=ADA)
     question = slack.standin.wait_for("chat.postMessage", channel=DM)[-1]
     assert slack.coach.pending(PID).prompt in texts(question.args["blocks"])
+
+
+def test_help_in_the_dm_gets_the_list_of_commands(slack):
+    # This reply used to fail in the work pool (a TypeError), so the person heard nothing.
+    assert slack.dm(ADA, "help").status == 200
+    reply = slack.standin.wait_for("chat.postMessage", channel=DM)[-1]
+    assert reply.args["text"] == "mlsprep commands"
+    assert "`/mlsprep score`" in texts(reply.args["blocks"])

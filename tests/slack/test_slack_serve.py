@@ -4,18 +4,22 @@ ones, posts the daily question once, never logs a secret, and stops cleanly."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from harness import ADMIN, SECRET, SlackBot, good_answer, texts, wait_until
-from standin import TOKEN
+from standin import TOKEN, signed_headers
 
 from bot.core.corpus import load_corpus
 from bot.slack import blocks
@@ -132,13 +136,40 @@ def test_python_m_bot_serve_handles_signed_slack_traffic(served):
 
     assert len([c for c in bot.standin.of("chat.postMessage", channel="C0DAILY")
                 if "thread_ts" not in c.args]) == 1
+
+    # malformed requests through gunicorn: 4xx, and no traceback in its log
+    assert bot.post(body, "application/json", headers={
+        "X-Slack-Request-Timestamp": "soon"}).status == 401
+    assert bot.post("[" * 5000 + "]" * 5000, "application/json").status == 400
+    assert bot.post(json.dumps({"type": "block_actions", "actions": [], "user": {"id": ADA}}),
+                    "application/json").status == 400
+    # a chunked body (no Content-Length) is read, and refused past 1 MB
+    assert chunked_post(bot, json.dumps({"type": "url_verification",
+                                         "challenge": "c-9"})) == 200
+    assert chunked_post(bot, json.dumps({"type": "url_verification",
+                                         "challenge": "x" * (1024 * 1024)})) == 413
+
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     log = log_path.read_text()
     assert TOKEN not in log and SECRET not in log
     assert "EvX" not in log  # a refused request's body is not logged either
     assert "terminate called" not in log
+    assert "Traceback" not in log
     assert "Booting worker" in log
+
+
+def chunked_post(bot: SlackBot, body: str) -> int:
+    """POST a signed body with Transfer-Encoding: chunked, as some proxies forward it."""
+    parts = urlsplit(bot.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        headers = signed_headers(SECRET, body, "application/json")
+        connection.request("POST", "/slack/events", body=iter([body.encode()]),
+                           headers=headers, encode_chunked=True)
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def test_a_missing_variable_stops_start_up_and_is_named(tmp_path):
@@ -152,3 +183,89 @@ def test_a_missing_variable_stops_start_up_and_is_named(tmp_path):
                                  env=env, capture_output=True, text=True, timeout=60)
     assert socket_mode.returncode == 2
     assert "SLACK_APP_TOKEN" in socket_mode.stderr
+
+
+# --- an unusable DATABASE_PATH -------------------------------------------------------------
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def serve_env(db_path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLACK_", "MLSPREP_", "DATABASE_", "PORT"))}
+    env.update({"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": "http://127.0.0.1:9/api/", "DATABASE_PATH": str(db_path),
+                "PORT": str(free_port()), **extra})
+    return env
+
+
+def start_up(db_path, prefix=(), **extra) -> subprocess.CompletedProcess:
+    return subprocess.run([*prefix, sys.executable, "-m", "bot", "serve"], cwd=ROOT,
+                          env=serve_env(db_path, **extra), capture_output=True, text=True,
+                          timeout=60)
+
+
+def assert_refused(result, db_path, reason: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert f"mlsprep: DATABASE_PATH={db_path} cannot be used: {reason}" in result.stderr
+    assert "gunicorn" not in result.stderr.lower()  # it never got as far as booting
+    assert SECRET not in result.stderr
+
+
+def test_a_directory_as_database_path_stops_start_up(tmp_path):
+    assert_refused(start_up(tmp_path), tmp_path, "it is a directory")
+
+
+def test_a_file_that_is_not_a_database_stops_start_up(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database " * 10)
+    assert_refused(start_up(path), path, "it is not an SQLite database")
+    assert path.read_text().startswith("these are my notes")  # left as it was
+
+
+def test_a_missing_directory_stops_start_up_and_is_not_created(tmp_path):
+    path = tmp_path / "volume" / "mlsprep.db"
+    assert_refused(start_up(path), path,
+                   f"the directory {path.parent} does not exist (is the volume mounted? "
+                   "Set MLSPREP_CREATE_DB_DIR=1 to create it)")
+    assert not path.parent.exists()
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None or os.geteuid() != 0,
+                    reason="needs root and setpriv to run the server as another user")
+def test_a_read_only_directory_stops_start_up(tmp_path):
+    # The server runs as nobody, for whom root's directory is read-only (root could write).
+    outer = Path(tempfile.mkdtemp(prefix="mlsprep-ro-"))
+    try:
+        outer.chmod(0o755)
+        path = outer / "mlsprep.db"
+        assert_refused(start_up(path, prefix=NOBODY), path,
+                       f"the directory {outer} is not writable by this user")
+        assert not path.exists()
+    finally:
+        shutil.rmtree(outer)
+
+
+def test_the_missing_directory_is_created_when_the_operator_asks(tmp_path, standin):
+    path = tmp_path / "volume" / "mlsprep.db"
+    env = serve_env(path, MLSPREP_CREATE_DB_DIR="1", SLACK_API_URL=standin.api_url)
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    bot = SlackBot(f"http://127.0.0.1:{env['PORT']}", standin, None, None, None, str(path))
+
+    def up() -> bool:
+        assert process.poll() is None, log_path.read_text()
+        try:
+            return bot.get("/healthz").status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(up, timeout=60, what="the server to listen")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert path.exists()
+    assert f"created the directory {path.parent}" in log_path.read_text()

@@ -52,6 +52,7 @@ class Click:
     action_id: str
     value: str
     ticked: tuple[str, ...] = ()  # the values of the ticked checkboxes, for Submit
+    response_url: str = ""  # "" for a button in a view (App Home), which has none
 
 
 def parse_click(body: dict) -> Click:
@@ -63,7 +64,8 @@ def parse_click(body: dict) -> Click:
                  message_ts=(body.get("container") or {}).get("message_ts", ""),
                  action_id=action.get("action_id", ""),
                  value=str(action.get("value", "")),
-                 ticked=_ticked(body))
+                 ticked=_ticked(body),
+                 response_url=body.get("response_url") or "")
 
 
 def _ticked(body: dict) -> tuple[str, ...]:
@@ -234,10 +236,18 @@ def on_forget(rt: Runtime, click: Click, respond) -> None:
         removed = 0
     rt.forget_profile(pid)
     log.info("forgot a person on request (%d rows)", removed)
-    respond(text=f"Done: I deleted everything I stored about you ({removed} records).",
-            replace_original=True, response_type="ephemeral")
+    _replace(rt, click, respond,
+             f"Done: I deleted everything I stored about you ({removed} records).")
 
 
 def on_forget_cancel(rt: Runtime, click: Click, respond) -> None:
-    respond(text="Cancelled: nothing was deleted.", replace_original=True,
-            response_type="ephemeral")
+    _replace(rt, click, respond, "Cancelled: nothing was deleted.")
+
+
+def _replace(rt: Runtime, click: Click, respond, text: str) -> None:
+    """Replace the private confirmation; without a response_url (Bolt's respond cannot work
+    then) the answer goes to the person's DM instead of being lost."""
+    if click.response_url:
+        respond(text=text, replace_original=True, response_type="ephemeral")
+    else:
+        say(rt, _channel(rt, click), text)

@@ -160,7 +160,8 @@ def run_dm_job(rt: Runtime, job: dict) -> str | None:
         stats = rt.coach.stats(pid, now)
         post(rt, channel, blocks.stats_blocks(stats), "Your progress")
     else:  # help
-        post(rt, channel, **help_message())
+        reply = help_message()
+        post(rt, channel, reply["blocks"], reply["text"])
     return None
 
 
