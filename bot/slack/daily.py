@@ -3,6 +3,9 @@
 The guard against a second post is the coach's `claim_daily` (a unique row in the database),
 so restarts and a second process cannot post twice; the scheduler only decides *when* to try.
 Time comes from the runtime's clock, so tests drive days by moving the clock.
+
+The scheduler is handed the Runtime but does not import it: the Runtime holds the scheduler,
+and `Host` names the little the scheduler uses, so the two modules do not import each other.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import threading
 from datetime import date, datetime
 from typing import Protocol
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.core.coach import DailyPost
+from bot.config import Settings
+from bot.core.coach import Coach, DailyPost
 from bot.slack import blocks
-from bot.slack.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +38,18 @@ class SettingsStore(Protocol):
     def set_setting(self, key: str, value: str) -> None: ...
 
 
+class Host(Protocol):
+    """What the scheduler uses of bot.slack.runtime.Runtime."""
+
+    coach: Coach
+    settings: Settings
+    client: WebClient
+
+    def now(self) -> datetime: ...
+
+
 class DailyScheduler:
-    def __init__(self, rt: Runtime, store: SettingsStore):
+    def __init__(self, rt: Host, store: SettingsStore):
         self.rt = rt
         self.store = store  # where `/mlsprep daily` keeps the channel and time: the database
         self._posted: dict[str, date] = {}  # a cache only: the database decides
