@@ -130,7 +130,7 @@ def grade_dm(rt: Runtime, pid: str, channel: str, text: str, now, question_id: s
 def handle_thread_reply(rt: Runtime, event_id: str, team: str, user: str, channel: str,
                         thread_ts: str, ts: str, raw: str) -> None:
     try:
-        rt.coach.daily_for_thread(channel, thread_ts)
+        rt.daily.posts.for_thread(channel, thread_ts)
     except NotADailyThread:
         return  # an ordinary thread in a channel the bot is in
     now = rt.now()
