@@ -308,9 +308,6 @@ class Store:
                 db.execute(f"PRAGMA user_version = {number}")
         return self.version
 
-    def tables(self) -> list[str]:
-        return self.db.table_names()
-
     # people ----------------------------------------------------------------------------
     def upsert_person(self, person_id: str, display_name: str, tz: str,
                       now: datetime | None = None) -> None:
@@ -418,9 +415,6 @@ class Store:
         return [r["created_at"] for r in self.db.query(
             "SELECT created_at FROM attempts WHERE person_id = ? ORDER BY created_at",
             [person_id])]
-
-    def count_attempts(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
 
     def scoring_rows(self, since: datetime | None = None,
                      until: datetime | None = None) -> list[dict]:

@@ -20,8 +20,8 @@ def attempt(store, person="local:ada", question="q1", score=50, now=NOW, **extra
 
 
 def test_a_fresh_file_gets_every_table_at_the_latest_version(store):
-    assert set(store.tables()) >= {"people", "attempts", "reviews", "pending", "daily_posts",
-                                   "events", "settings"}
+    assert set(store.db.table_names()) >= {"people", "attempts", "reviews", "pending",
+                                           "daily_posts", "events", "settings"}
     assert store.version == len(MIGRATIONS)
 
 
@@ -175,7 +175,7 @@ def test_forgotten_answers_leave_no_bytes_in_the_database_or_its_wal(tmp_path):
     store.record_attempt("local:ada", "q1", secret, 40, "partial", (), (), "cli", NOW)
     attempt(store, person="local:bob")
     # A second thread's connection is open, as in the served app's pool.
-    reader = threading.Thread(target=lambda: store.count_attempts())
+    reader = threading.Thread(target=lambda: store.db["attempts"].count)
     reader.start()
     reader.join()
     wal = Path(str(path) + "-wal")
@@ -187,7 +187,7 @@ def test_forgotten_answers_leave_no_bytes_in_the_database_or_its_wal(tmp_path):
     store.delete_person("local:ada")
     assert secret.encode() not in path.read_bytes()
     assert not wal.exists() or secret.encode() not in wal.read_bytes()
-    assert store.count_attempts() == 1  # Bob's answer is still there
+    assert store.db["attempts"].count == 1  # Bob's answer is still there
     store.close()
 
 
@@ -220,7 +220,7 @@ def test_many_threads_writing_attempts_at_once_lose_none(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert store.count_attempts() == len(people) * per_thread
+    assert store.db["attempts"].count == len(people) * per_thread
     # Every review count is exact: no read-modify-write was lost between threads.
     for person in people:
         assert sum(r["reviews"] for r in store.review_states(person)) == per_thread

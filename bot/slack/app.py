@@ -70,8 +70,8 @@ def register(app: App, coach: Coach, settings: Settings, *,
     rt = Runtime(coach=coach, settings=settings, client=app.client,
                  work=work or Work(ready=lambda: coach.ready), clock=clock,
                  bot_user_id=auth.get("user_id", ""), team_id=auth.get("team_id", ""))
-    # The coach keeps workspace settings (the daily channel and time) in the database.
-    rt.daily = DailyScheduler(rt, settings_store or coach)
+    # The store keeps workspace settings (the daily channel and time) in the database.
+    rt.daily = DailyScheduler(rt, settings_store or coach.store)
     app.use(ignore_malformed)
     listeners.register(app, rt)
     return rt

@@ -8,17 +8,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.core.coach import Coach
+from bot.slack.daily import DailyScheduler
 from bot.slack.work import Work
-
-if TYPE_CHECKING:
-    from bot.slack.daily import DailyScheduler
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,6 @@ import pytest
 from bot.core.coach import (
     Board,
     BoardEntry,
-    DailyPost,
-    DailySummary,
     DomainMastery,
     Feedback,
     Person,
@@ -20,6 +18,7 @@ from bot.core.coach import (
 from bot.core.corpus import Question
 from bot.core.grade import EMPTY, PARTIAL, STRONG, UNCLEAR_CHOICE, Grade
 from bot.slack import blocks
+from bot.slack.bookkeeping import DailyPost, DailySummary
 from bot.slack.listeners.commands import BY_NAME, SUBCOMMANDS, help_message, unknown_message
 from bot.slack.listeners.messages import classify
 from bot.slack.text import (

@@ -87,7 +87,7 @@ def handle_dm(rt: Runtime, event_id: str, team: str, user: str, channel: str,
         problem = answer_problem(text)
         if problem:
             say(rt, channel, problem)
-        elif rt.work.when_ready(grade_dm, rt, pid, channel, text, now):
+        elif rt.work.when_ready(grade_dm, rt, pid, channel, text, now, pending.id):
             say(rt, channel, WARMING_UP)
     elif intent.kind == "question":
         ask(rt, pid, channel, intent.topic, intro="Here's a question for you.")
@@ -112,9 +112,11 @@ def handle_dm(rt: Runtime, event_id: str, team: str, user: str, channel: str,
         post(rt, channel, reply["blocks"], reply["text"])
 
 
-def grade_dm(rt: Runtime, pid: str, channel: str, text: str, now) -> None:
+def grade_dm(rt: Runtime, pid: str, channel: str, text: str, now, question_id: str) -> None:
+    # The question comes from the answer's intake: the pending one may have changed since
+    # (a Skip pressed while this job waited for the model or for a pool thread).
     try:
-        feedback = rt.coach.answer(pid, text, now, source="dm")
+        feedback = rt.coach.answer(pid, text, now, source="dm", question_id=question_id)
     except Exception as exc:  # a domain error, or the grader failed: the question stays open
         if not isinstance(exc, CoachError | KeyError):
             log.exception("grading a DM answer failed")
@@ -128,7 +130,7 @@ def grade_dm(rt: Runtime, pid: str, channel: str, text: str, now) -> None:
 def handle_thread_reply(rt: Runtime, event_id: str, team: str, user: str, channel: str,
                         thread_ts: str, ts: str, raw: str) -> None:
     try:
-        rt.coach.daily_for_thread(channel, thread_ts)
+        rt.daily.posts.for_thread(channel, thread_ts)
     except NotADailyThread:
         return  # an ordinary thread in a channel the bot is in
     now = rt.now()
