@@ -209,7 +209,8 @@ def test_help_is_generated_from_the_subcommand_table():
     for sub in SUBCOMMANDS:
         assert f"`/mlsprep {sub.usage}`" in text
         assert sub.summary in text
-    assert set(BY_NAME) == {"score", "ask", "stats", "topics", "help", "daily", "forget-me"}
+    assert set(BY_NAME) == {"score", "ask", "stats", "topics", "exam", "help", "daily",
+                            "forget-me"}
 
 
 @pytest.mark.parametrize("typed, near", [("scroe", "score"), ("stat", "stats"),
