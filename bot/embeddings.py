@@ -55,38 +55,14 @@ class Embedder:
         # through this lock; one forward pass at a time is also what 2 cores can run.
         self._use = threading.RLock()
         self._loaded = threading.Event()
-        self._error: BaseException | None = None
         self._memory: dict[str, np.ndarray] = {}
         self._cache = _DiskCache(Path(cache_path)) if cache_path else None
         self._vocabulary: frozenset[str] | None = None
         self.encoded_count = 0  # texts that went through the model (cache misses included)
 
-    def with_cache(self, cache_path: str | Path | None) -> Embedder:
-        """Another Embedder on the same (already loaded or not) model with its own cache."""
-        other = Embedder(self._model_arg, cache_path)
-        with self._lock:
-            if self._model is not None:
-                other._model = self._model
-                other._loaded.set()
-        return other
-
     @property
     def ready(self) -> bool:
-        return self._loaded.is_set() and self._error is None
-
-    def warm_up(self) -> threading.Thread:
-        """Load the model in a background thread so a server can answer while it loads."""
-        thread = threading.Thread(target=self._load_quietly, name="embedder-warm-up",
-                                  daemon=True)
-        thread.start()
-        return thread
-
-    def _load_quietly(self) -> None:
-        try:
-            self.load()
-            self.encode(["warm up"])  # the first forward pass is several times slower
-        except Exception as exc:  # reported by ready/encode; a warm-up thread has no caller
-            self._error = exc
+        return self._loaded.is_set()
 
     def load(self):
         with self._lock:
@@ -98,13 +74,8 @@ class Embedder:
 
                 source = self._model_arg or str(bundled_model_dir())
                 self._model = SentenceTransformer(source, device="cpu", local_files_only=True)
-                self._error = None
                 self._loaded.set()
         return self._model
-
-    @property
-    def max_tokens(self) -> int:
-        return int(self.load().max_seq_length)
 
     def count_tokens(self, text: str) -> int:
         model = self.load()

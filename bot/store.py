@@ -380,9 +380,6 @@ class Store:
                 db.execute(f"PRAGMA user_version = {number}")
         return self.version
 
-    def tables(self) -> list[str]:
-        return self.db.table_names()
-
     # people ----------------------------------------------------------------------------
     def upsert_person(self, person_id: str, display_name: str, tz: str,
                       now: datetime | None = None) -> None:
@@ -495,9 +492,6 @@ class Store:
         return [r["created_at"] for r in self.db.query(
             "SELECT created_at FROM attempts WHERE person_id = ? ORDER BY created_at",
             [person_id])]
-
-    def count_attempts(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
 
     def scoring_rows(self, since: datetime | None = None,
                      until: datetime | None = None) -> list[dict]:
@@ -674,11 +668,14 @@ class Store:
             db.execute("UPDATE jobs SET tries = tries + 1 WHERE id = ?", [job_id])
             return db.execute("SELECT tries FROM jobs WHERE id = ?", [job_id]).fetchone()[0]
 
-    def job_waiting(self, job_id: int, replies: list[dict] = ()) -> bool:
-        """Mark a job as told to wait for the model, queueing `replies` the first time only."""
+    def job_waiting(self, job_id: int, replies: list[dict] = (),
+                    question_id: str | None = None) -> bool:
+        """Mark a job as told to wait for the model, queueing `replies` the first time only;
+        `question_id` fills in the question it answers when intake had none."""
         with self.write() as db:
-            first = db.execute("UPDATE jobs SET waited = 1 WHERE id = ? AND waited = 0",
-                               [job_id]).rowcount == 1
+            first = db.execute(
+                "UPDATE jobs SET waited = 1, question_id = COALESCE(question_id, ?) "
+                "WHERE id = ? AND waited = 0", [question_id, job_id]).rowcount == 1
             if first:
                 person = db.execute("SELECT person_id FROM jobs WHERE id = ?",
                                     [job_id]).fetchone()

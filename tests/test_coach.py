@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,6 @@ from bot.core.coach import (
     UnknownQuestion,
 )
 from bot.core.grade import EMPTY, STRONG
-from bot.core.leaderboard import PARTICIPATION_POINTS
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday
 ADA = "local:ada"
@@ -270,57 +269,9 @@ def test_forget_deletes_every_row_and_leaves_others(make_coach, store):
 
 # --- the daily channel question ---------------------------------------------------------
 
-def test_one_daily_post_per_channel_per_local_day(make_coach):
-    coach = make_coach(tz="Asia/Tokyo")
-    post = coach.claim_daily("C1", NOW)
-    assert post is not None and post.day == date(2026, 3, 4)
-    assert coach.claim_daily("C1", NOW + timedelta(hours=2)) is None
-    # 15:00 UTC is already the next day in Tokyo.
-    assert coach.claim_daily("C1", NOW + timedelta(hours=3)).day == date(2026, 3, 5)
-    assert make_coach(seed=1, tz="Asia/Tokyo").claim_daily("C1", NOW) is None  # another process
-
-
-def test_daily_thread_answers_earn_participation_once_and_a_summary(make_coach):
-    coach = make_coach()
-    post = coach.claim_daily("C1", NOW)
-    coach.record_daily_ts("C1", post.day, "1700000000.000100")
-    assert coach.daily_for_thread("C1", "1700000000.000100").question == post.question
-    right = post.question.answer_text()[0] if post.question.is_choice else "90"
-    wrong = "Z" if post.question.is_choice else "20"
-    for who, text, minute in [("local:ada", right, 1), ("local:bob", wrong, 2),
-                              ("local:ada", right, 3), ("local:cat", right, 4)]:
-        coach.register(who, who[6:].title())
-        feedback = coach.answer_daily(who, "C1", "1700000000.000100", text,
-                                      NOW + timedelta(minutes=minute))
-        assert feedback.recorded is (text != "Z")
-    summary = coach.daily_summary(post)
-    answered = 3 if not post.question.is_choice else 2
-    assert summary.answered == answered
-    assert summary.best[0][:2] == ("local:ada", "Ada")
-    board = {e.person_id: e.points for e in coach.leaderboard(NOW + timedelta(hours=1),
-                                                                "all").entries}
-    top = 100 if post.question.is_choice else 90
-    assert board["local:ada"] == top + PARTICIPATION_POINTS
-
-
 def test_a_reply_outside_a_daily_thread_is_a_named_error(make_coach):
     with pytest.raises(NotADailyThread):
         make_coach().answer_daily(ADA, "C1", "123.456", "90", NOW)
-
-
-def test_previous_daily_is_the_last_post_before_a_day(make_coach):
-    coach = make_coach()
-    first = coach.claim_daily("C1", NOW)
-    coach.claim_daily("C1", NOW + timedelta(days=1))
-    assert coach.previous_daily("C1", date(2026, 3, 5)).question == first.question
-    assert coach.previous_daily("C1", date(2026, 3, 4)) is None
-
-
-def test_daily_questions_do_not_repeat_while_fresh_ones_remain(make_coach, fixture_corpus):
-    coach = make_coach()
-    ids = [coach.claim_daily("C1", NOW + timedelta(days=d)).question.id
-           for d in range(len(fixture_corpus))]
-    assert len(set(ids)) == len(fixture_corpus)
 
 
 def test_a_retried_event_is_recognised(make_coach):

@@ -51,7 +51,7 @@ def test_vectors_are_l2_normalised_float32_rows(embedder):
 def test_tokens_are_counted_with_the_model_tokenizer(embedder):
     assert embedder.count_tokens("the cat sat on the mat") == 6
     assert embedder.count_tokens("encrypt the bucket") > 3  # word pieces, not words
-    assert embedder.max_tokens == 256
+    assert embedder.load().max_seq_length == 256
     assert embedder.ready
 
 
@@ -62,7 +62,7 @@ def test_cache_path_sits_beside_the_database(tmp_path):
 
 
 def test_cached_texts_are_encoded_once_per_process(embedder, tmp_path):
-    cached = embedder.with_cache(tmp_path / "a.db.embcache")
+    cached = Embedder(cache_path=tmp_path / "a.db.embcache")
     first = cached.encode_cached(["Enable versioning.", "Block public access."])
     again = cached.encode_cached(["Block public access.", "Enable versioning."])
     assert cached.encoded_count == 2
@@ -71,10 +71,10 @@ def test_cached_texts_are_encoded_once_per_process(embedder, tmp_path):
                        atol=1e-5)
 
 
-def test_a_restart_reads_the_corpus_vectors_from_disk(embedder, tmp_path):
+def test_a_restart_reads_the_corpus_vectors_from_disk(tmp_path):
     path = tmp_path / "mlsprep.db.embcache"
     texts = ["Encrypt the data at rest with KMS.", "Audit access with CloudTrail."]
-    before = embedder.with_cache(path).encode_cached(texts)
+    before = Embedder(cache_path=path).encode_cached(texts)
     restarted = Embedder(cache_path=path)  # a new process: nothing in memory, model unloaded
     after = restarted.encode_cached(texts)
     assert restarted.encoded_count == 0
@@ -82,10 +82,10 @@ def test_a_restart_reads_the_corpus_vectors_from_disk(embedder, tmp_path):
     assert np.array_equal(before, after)
 
 
-def test_an_edited_text_or_another_model_misses_the_cache(embedder, tmp_path):
+def test_an_edited_text_or_another_model_misses_the_cache(tmp_path):
     path = tmp_path / "mlsprep.db.embcache"
-    embedder.with_cache(path).encode_cached(["Enable versioning."])
-    edited = embedder.with_cache(path)
+    Embedder(cache_path=path).encode_cached(["Enable versioning."])
+    edited = Embedder(cache_path=path)
     edited.encode_cached(["Enable versioning on the bucket."])
     assert edited.encoded_count == 1
     other = Embedder("some-other-model", cache_path=path)
@@ -93,13 +93,6 @@ def test_an_edited_text_or_another_model_misses_the_cache(embedder, tmp_path):
     assert other._key("Enable versioning.") != edited._key("Enable versioning.")
     with pytest.raises(Exception):  # noqa: B017  (no such local model: loading fails offline)
         other.encode_cached(["Enable versioning."])
-
-
-def test_warm_up_loads_in_the_background(embedder):
-    fresh = embedder.with_cache(None)
-    thread = fresh.warm_up()
-    thread.join(timeout=60)
-    assert fresh.ready
 
 
 class OverlapRecorder:

@@ -366,8 +366,9 @@ def test_the_bank_s_own_reference_answers_grade_strong(grader, corpus):
 
 def test_warm_encodes_the_reference_side_once_through_the_cache(embedder, tmp_path):
     from bot.core.features import answer_texts
+    from bot.embeddings import Embedder
 
-    cached = embedder.with_cache(tmp_path / "mlsprep.db.embcache")
+    cached = Embedder(cache_path=tmp_path / "mlsprep.db.embcache")
     grader = Grader(cached)
     assert grader.warm([S3, MCQ, SPOT]) == 2  # choice items have no reference side
     warmed = cached.encoded_count

@@ -21,8 +21,8 @@ def attempt(store, person="local:ada", question="q1", score=50, now=NOW, **extra
 
 
 def test_a_fresh_file_gets_every_table_at_the_latest_version(store):
-    assert set(store.tables()) >= {"people", "attempts", "reviews", "pending", "daily_posts",
-                                   "events", "settings"}
+    assert set(store.db.table_names()) >= {"people", "attempts", "reviews", "pending",
+                                           "daily_posts", "events", "settings"}
     assert store.version == len(MIGRATIONS)
 
 
@@ -176,7 +176,7 @@ def test_forgotten_answers_leave_no_bytes_in_the_database_or_its_wal(tmp_path):
     store.record_attempt("local:ada", "q1", secret, 40, "partial", (), (), "cli", NOW)
     attempt(store, person="local:bob")
     # A second thread's connection is open, as in the served app's pool.
-    reader = threading.Thread(target=lambda: store.count_attempts())
+    reader = threading.Thread(target=lambda: store.db["attempts"].count)
     reader.start()
     reader.join()
     wal = Path(str(path) + "-wal")
@@ -188,7 +188,7 @@ def test_forgotten_answers_leave_no_bytes_in_the_database_or_its_wal(tmp_path):
     store.delete_person("local:ada")
     assert secret.encode() not in path.read_bytes()
     assert not wal.exists() or secret.encode() not in wal.read_bytes()
-    assert store.count_attempts() == 1  # Bob's answer is still there
+    assert store.db["attempts"].count == 1  # Bob's answer is still there
     store.close()
 
 
@@ -221,7 +221,7 @@ def test_many_threads_writing_attempts_at_once_lose_none(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert store.count_attempts() == len(people) * per_thread
+    assert store.db["attempts"].count == len(people) * per_thread
     # Every review count is exact: no read-modify-write was lost between threads.
     for person in people:
         assert sum(r["reviews"] for r in store.review_states(person)) == per_thread
@@ -245,6 +245,9 @@ def test_a_new_migration_upgrades_an_existing_file_and_keeps_its_rows(tmp_path, 
 
 
 # --- durable jobs and the outbox ---------------------------------------------------------------
+
+def attempts_stored(store) -> int:
+    return store.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
 
 def job(event_id="Ev1", person="slack:T1:U1", **extra):
     return {"event_id": event_id, "kind": "dm", "person_id": person, "user_id": "U1",
@@ -287,10 +290,10 @@ def test_an_attempt_and_what_its_hook_writes_commit_together_or_not_at_all(store
 
     with pytest.raises(RuntimeError):
         attempt(store, person="local:ada", then=broken)
-    assert store.count_attempts() == 0 and store.count_open_jobs() == 1
+    assert attempts_stored(store) == 0 and store.count_open_jobs() == 1
     assert store.count_undelivered() == 0
     attempt(store, person="local:ada", then=lambda _: store.finish_job(job_id, [reply()]))
-    assert store.count_attempts() == 1 and store.count_open_jobs() == 0
+    assert attempts_stored(store) == 1 and store.count_open_jobs() == 0
     assert store.count_undelivered() == 1
 
 
@@ -333,7 +336,7 @@ def test_a_write_meeting_a_lock_past_the_busy_timeout_waits_and_succeeds(tmp_pat
         released.join()
         other.close()
     assert time.monotonic() - started >= 0.9
-    assert store.count_attempts() == 1
+    assert attempts_stored(store) == 1
     store.close()
 
 

@@ -10,9 +10,9 @@ here. Domain errors are the exceptions below; adapters turn them into friendly m
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core import leaderboard, mastery, schedule, streaks
@@ -99,24 +99,6 @@ class Board:
     me: BoardEntry | None = None  # the asking person's own entry, even outside the top
 
 
-@dataclass(frozen=True)
-class DailyPost:
-    channel: str
-    day: date  # the local date in the workspace time zone
-    question: Question
-    ts: str | None  # Slack message ts once posted; the thread key for answers
-
-
-@dataclass(frozen=True)
-class DailySummary:
-    post: DailyPost
-    answered: int
-    average_score: float | None
-    best: tuple[tuple[str, str, int], ...] = field(default=())  # (person_id, display_name, score)
-
-
-# How many past daily questions of a channel are not asked again there.
-DAILY_NO_REPEAT = 60
 # Processed Slack event ids are kept this long; Slack retries within minutes.
 EVENT_MEMORY = timedelta(days=2)
 HOW_TO_GET_A_QUESTION = "There is no open question right now: ask for one first."
@@ -383,37 +365,15 @@ class Coach:
         return {"exam": self.exam_for(person_id), **data}
 
     # the daily channel question ------------------------------------------------------
-    def claim_daily(self, channel: str, now: datetime) -> DailyPost | None:
-        """Claim today's post for the channel (today in the workspace time zone) and pick its
-        question. Returns None when today's post was already claimed, by this process or any
-        other: the guard is a unique row in the database."""
-        now = utc(now)
-        day = now.astimezone(ZoneInfo(self.tz)).date()
-        if self.store.daily_by_day(channel, day) is not None:
-            return None
-        recent = set(self.store.recent_daily_questions(channel, DAILY_NO_REPEAT))
+    def shared_question(self, avoid: Collection[str] = ()) -> Question:
+        """A new question for everyone at once (the daily channel question): picked by the
+        workspace exam's blueprint weights, and not one of `avoid` while others remain.
+        Raises NoQuestionsLeft."""
         bank = self._bank()
-        pool = [q for q in bank if q.id not in recent] or bank
+        pool = [q for q in bank if q.id not in avoid] or bank
         if not pool:
             raise NoQuestionsLeft("The question bank is empty.")
-        question = schedule.pick_new(pool, blueprint(self.exam), self.exam, self.rng)
-        if self.store.claim_daily(channel, day, question.id, now) is None:
-            return None
-        return DailyPost(channel=channel, day=day, question=question, ts=None)
-
-    def record_daily_ts(self, channel: str, day: date, ts: str) -> None:
-        self.store.set_daily_ts(channel, day, ts)
-
-    def daily_for_thread(self, channel: str, thread_ts: str) -> DailyPost:
-        """Raises NotADailyThread."""
-        row = self.store.daily_by_ts(channel, thread_ts)
-        if row is None:
-            raise NotADailyThread("That thread is not a daily question.")
-        return self._post(row)
-
-    def previous_daily(self, channel: str, before: date) -> DailyPost | None:
-        row = self.store.previous_daily(channel, before)
-        return self._post(row) if row else None
+        return schedule.pick_new(pool, blueprint(self.exam), self.exam, self.rng)
 
     def answer_daily(self, person_id: str, channel: str, thread_ts: str, text: str,
                      now: datetime,
@@ -429,36 +389,11 @@ class Coach:
         return self._grade_and_record(person_id, question, text, now, "daily",
                                       daily_id=row["id"], on_record=on_record)
 
-    def daily_summary(self, post: DailyPost) -> DailySummary:
-        row = self.store.daily_by_day(post.channel, post.day)
-        attempts = self.store.daily_attempts(row["id"]) if row else []
-        best: dict[str, tuple[str, int, str]] = {}  # person -> (name, best score, first at)
-        for a in attempts:
-            known = best.get(a["person_id"])
-            if known is None or a["score"] > known[1]:
-                best[a["person_id"]] = (a["display_name"], a["score"], a["created_at"])
-        ranked = sorted(best.items(), key=lambda item: (-item[1][1], item[1][2], item[0]))
-        average = (round(sum(score for _, score, _ in best.values()) / len(best), 1)
-                   if best else None)
-        return DailySummary(post=post, answered=len(best), average_score=average,
-                            best=tuple((pid, name, score) for pid, (name, score, _) in ranked[:3]))
-
-    def _post(self, row: dict) -> DailyPost:
-        return DailyPost(channel=row["channel"], day=date.fromisoformat(row["day"]),
-                         question=self.corpus.get(row["question_id"]), ts=row["ts"])
-
     # Slack delivery bookkeeping ------------------------------------------------------
     def first_delivery(self, event_id: str, now: datetime) -> bool:
         """True the first time an event id is seen, False for every retry (atomic in the DB)."""
         now = utc(now)
         return self.store.first_delivery(event_id, now, forget_before=now - EVENT_MEMORY)
-
-    # workspace settings (e.g. the daily channel and time set by `/mlsprep daily`) ------
-    def get_setting(self, key: str, default: str | None = None) -> str | None:
-        return self.store.get_setting(key, default)
-
-    def set_setting(self, key: str, value: str) -> None:
-        self.store.set_setting(key, value)
 
 
 def _default_name(person_id: str) -> str:

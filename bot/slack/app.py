@@ -72,8 +72,8 @@ def register(app: App, coach: Coach, settings: Settings, *,
     rt = Runtime(coach=coach, settings=settings, client=app.client,
                  work=work or Work(ready=lambda: coach.ready), clock=clock,
                  bot_user_id=auth.get("user_id", ""), team_id=auth.get("team_id", ""))
-    # The coach keeps workspace settings (the daily channel and time) in the database.
-    rt.daily = DailyScheduler(rt, settings_store or coach)
+    # The store keeps workspace settings (the daily channel and time) in the database.
+    rt.daily = DailyScheduler(rt, settings_store or coach.store)
     rt.outbox = Outbox(coach.store, delivery_client(app.client),
                        retry_base=settings.retry_base, retry_max=settings.retry_max,
                        deadline=settings.delivery_deadline)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bot.core.coach import Board, DailyPost, DailySummary, Feedback, Question, Stats
+from bot.core.coach import Board, Feedback, Question, Stats
 from bot.core.exam import DEFAULT_EXAM
 from bot.core.grade import EMPTY, UNCLEAR_CHOICE
+from bot.slack.bookkeeping import DailyPost, DailySummary
 from bot.slack.text import choice_value
 
 # action ids: the listeners in bot/slack/listeners/actions.py match these.

@@ -1,8 +1,11 @@
 """The daily channel question: when it is due, posting it once, and summarising the day before.
 
-The guard against a second post is the coach's `claim_daily` (a unique row in the database),
+The guard against a second post is `DailyPosts.claim` (a unique row in the database),
 so restarts and a second process cannot post twice; the scheduler only decides *when* to try.
 Time comes from the runtime's clock, so tests drive days by moving the clock.
+
+The scheduler is handed the Runtime but does not import it: the Runtime holds the scheduler,
+and `Host` names the little the scheduler uses, so the two modules do not import each other.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import threading
 from datetime import date, datetime
 from typing import Protocol
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.core.coach import DailyPost
+from bot.config import Settings
+from bot.core.coach import Coach
 from bot.slack import blocks
-from bot.slack.runtime import Runtime
+from bot.slack.bookkeeping import DailyPost, DailyPosts
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +39,21 @@ class SettingsStore(Protocol):
     def set_setting(self, key: str, value: str) -> None: ...
 
 
+class Host(Protocol):
+    """What the scheduler uses of bot.slack.runtime.Runtime."""
+
+    coach: Coach
+    settings: Settings
+    client: WebClient
+
+    def now(self) -> datetime: ...
+
+
 class DailyScheduler:
-    def __init__(self, rt: Runtime, store: SettingsStore):
+    def __init__(self, rt: Host, store: SettingsStore):
         self.rt = rt
         self.store = store  # where `/mlsprep daily` keeps the channel and time: the database
+        self.posts = DailyPosts(rt.coach)
         self._posted: dict[str, date] = {}  # a cache only: the database decides
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -75,7 +91,7 @@ class DailyScheduler:
     def post(self, channel: str, now: datetime) -> DailyPost | None:
         """Post today's question in the channel unless it was posted already (None then)."""
         with self._lock:
-            post = self.rt.coach.claim_daily(channel, now)
+            post = self.posts.claim(channel, now)
             self._posted[channel] = self.local_day(now)
             if post is None:
                 return None
@@ -90,16 +106,16 @@ class DailyScheduler:
                 raise DailyPostFailed(
                     f"I couldn't post in <#{channel}> ({error}). If I'm not in the channel, "
                     "invite me with `/invite @mlsprep`; today's question is skipped.") from exc
-            self.rt.coach.record_daily_ts(channel, post.day, sent["ts"])
+            self.posts.record_ts(channel, post.day, sent["ts"])
             log.info("posted the daily question %s in %s", post.question.id, channel)
             self._summarise_previous(channel, post.day)
             return post
 
     def _summarise_previous(self, channel: str, day: date) -> None:
-        previous = self.rt.coach.previous_daily(channel, before=day)
+        previous = self.posts.previous(channel, before=day)
         if previous is None or not previous.ts:
             return
-        summary = self.rt.coach.daily_summary(previous)
+        summary = self.posts.summary(previous)
         self.rt.client.chat_postMessage(
             channel=channel, thread_ts=previous.ts, text=blocks.daily_summary_text(summary),
             blocks=blocks.daily_summary_blocks(summary))

@@ -8,8 +8,8 @@ simply still in the table, and the next start runs it.
 
 A person's jobs run one at a time and in the order they came, so "quiz" then an answer is
 never graded before the question is asked. An answer that arrives while the model loads is
-parked (its handler says WAIT) and runs once the model is ready; the person's later jobs wait
-behind it.
+parked (its handler says WAIT) and runs once the model is ready; meanwhile the person's later
+jobs run (a Skip, a new question), and their later answers park too, graded in order.
 """
 
 from __future__ import annotations
@@ -125,12 +125,15 @@ class Jobs:
                 if self._stopping.is_set() or len(self._running) >= self.workers:
                     return
                 person = row["person_id"]
+                job_id = row["id"]
                 if person in blocked:
                     continue
+                if job_id in self._parked:
+                    # An answer waiting for the model does not hold up the person's asking
+                    # or skipping meanwhile; their later answers park behind it in order.
+                    continue
                 blocked.add(person)
-                job_id = row["id"]
-                if (job_id in self._running or job_id in self._parked
-                        or self._later.get(job_id, 0) > now):
+                if job_id in self._running or self._later.get(job_id, 0) > now:
                     continue
                 self._later.pop(job_id, None)
                 self._running[job_id] = person

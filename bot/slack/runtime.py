@@ -15,10 +15,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.core.coach import Coach
+from bot.slack.daily import DailyScheduler
 from bot.slack.work import Work
 
 if TYPE_CHECKING:
-    from bot.slack.daily import DailyScheduler
     from bot.slack.jobs import Jobs
     from bot.slack.outbox import Outbox
 

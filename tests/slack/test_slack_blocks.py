@@ -10,8 +10,6 @@ import pytest
 from bot.core.coach import (
     Board,
     BoardEntry,
-    DailyPost,
-    DailySummary,
     DomainMastery,
     Feedback,
     Person,
@@ -20,6 +18,7 @@ from bot.core.coach import (
 from bot.core.corpus import Question
 from bot.core.grade import EMPTY, PARTIAL, STRONG, UNCLEAR_CHOICE, Grade
 from bot.slack import blocks
+from bot.slack.bookkeeping import DailyPost, DailySummary
 from bot.slack.listeners.commands import BY_NAME, SUBCOMMANDS, help_message, unknown_message
 from bot.slack.listeners.messages import classify
 from bot.slack.text import (
@@ -210,7 +209,8 @@ def test_help_is_generated_from_the_subcommand_table():
     for sub in SUBCOMMANDS:
         assert f"`/mlsprep {sub.usage}`" in text
         assert sub.summary in text
-    assert set(BY_NAME) == {"score", "ask", "stats", "topics", "help", "daily", "forget-me"}
+    assert set(BY_NAME) == {"score", "ask", "stats", "topics", "exam", "help", "daily",
+                            "forget-me"}
 
 
 @pytest.mark.parametrize("typed, near", [("scroe", "score"), ("stat", "stats"),

@@ -51,7 +51,8 @@ def test_the_daily_question_thread_replies_and_the_summary_next_day(slack):
                                      thread_ts=thread_ts)[0]
     text = texts(summary.args["blocks"])
     assert "3 people answered" in text
-    expected = slack.coach.daily_summary(slack.coach.daily_for_thread(DAILY_CHANNEL, thread_ts))
+    posts = slack.rt.daily.posts
+    expected = posts.summary(posts.for_thread(DAILY_CHANNEL, thread_ts))
     assert f"average score *{round(expected.average_score)}*/100" in text
     best = ", ".join(f"{name} ({score})" for _, name, score in expected.best)
     assert f"Best: {best}" in text
@@ -69,7 +70,7 @@ def test_exactly_one_post_per_channel_per_day_across_restarts_and_processes(slac
     other_coach = build_coach(slack.rt.settings, embedder=embedder)
     other = DailyScheduler(slack.rt.__class__(coach=other_coach, settings=slack.rt.settings,
                                               client=slack.rt.client, work=slack.rt.work,
-                                              clock=slack.clock), other_coach)
+                                              clock=slack.clock), other_coach.store)
     assert other.tick(slack.clock()) is None
     assert other.post(DAILY_CHANNEL, slack.clock()) is None  # even when forced
     slack.idle()
@@ -98,7 +99,7 @@ def test_admins_post_now_and_set_the_channel_others_are_refused(slack, embedder)
     assert "<#C0STUDY> at 07:30" in slack.responses(name)[0]["text"]
     # the schedule is stored in the database: a restarted process sees it
     other_coach = build_coach(slack.rt.settings, embedder=embedder)
-    assert DailyScheduler(slack.rt, other_coach).schedule() == ("C0STUDY", "07:30")
+    assert DailyScheduler(slack.rt, other_coach.store).schedule() == ("C0STUDY", "07:30")
     other_coach.close()
 
     _, name = slack.command("daily now", ADMIN)

@@ -73,7 +73,7 @@ def register(app: App, rt: Runtime) -> None:
             job["question_id"] = pending.id if pending else None
         else:
             try:
-                post_ = rt.coach.daily_for_thread(event["channel"], event["thread_ts"])
+                post_ = rt.daily.posts.for_thread(event["channel"], event["thread_ts"])
             except (NotADailyThread, KeyError):
                 return  # an ordinary thread in a channel the bot is in
             job.update(thread_ts=event["thread_ts"], question_id=post_.question.id)
@@ -117,8 +117,9 @@ class AlreadyDone(Exception):
     """The job was finished by an earlier run: its attempt must not be stored twice."""
 
 
-def wait_for_model(rt: Runtime, job: dict, notice: dict) -> str:
-    if rt.store.job_waiting(job["id"], [notice]):
+def wait_for_model(rt: Runtime, job: dict, notice: dict, question_id: str | None = None) -> str:
+    """Park the job until the model is ready; the person is told once."""
+    if rt.store.job_waiting(job["id"], [notice], question_id):
         rt.outbox.nudge()
     return WAIT
 
@@ -132,15 +133,18 @@ def run_dm_job(rt: Runtime, job: dict) -> str | None:
     now = parse_time(job["created_at"])  # when the person wrote, not when it runs
     text = plain_text(job["answer"])
     pending = rt.coach.pending(pid)
-    intent = parse_dm(text, pending is not None)
+    # An answer parked for the model stays an answer, whatever was asked or skipped since.
+    intent = parse_dm(text, pending is not None or bool(job["waited"]))
     if intent.kind == "answer":
         problem = answer_problem(text)
         if problem:
             finish(rt, job, notice_reply(channel, problem))
             return None
+        # The question open when the person wrote; else the one an earlier job just asked.
+        question_id = job["question_id"] or pending.id
         if not rt.work.ready:
-            return wait_for_model(rt, job, notice_reply(channel, WARMING_UP))
-        grade_dm(rt, job, pid, channel, text, now)
+            return wait_for_model(rt, job, notice_reply(channel, WARMING_UP), question_id)
+        grade_dm(rt, job, pid, channel, text, now, question_id)
     elif intent.kind == "question":
         ask(rt, pid, channel, intent.topic, intro="Here's a question for you.")
     elif intent.kind == "skip":
@@ -165,13 +169,16 @@ def run_dm_job(rt: Runtime, job: dict) -> str | None:
     return None
 
 
-def grade_dm(rt: Runtime, job: dict, pid: str, channel: str, text: str, now) -> None:
+def grade_dm(rt: Runtime, job: dict, pid: str, channel: str, text: str, now,
+             question_id: str) -> None:
     def replies(feedback) -> list[dict]:
         return [post_reply(channel, blocks.feedback_blocks(feedback),
                            blocks.feedback_text(feedback))]
 
+    # Graded against the question it answered: a Skip pressed while this job waited has
+    # moved the person on, not their answer.
     try:
-        feedback = rt.coach.answer(pid, text, now, source="dm",
+        feedback = rt.coach.answer(pid, text, now, source="dm", question_id=question_id,
                                    on_record=queue_with_attempt(rt, job, replies))
     except AlreadyDone:
         return
