@@ -1,12 +1,12 @@
-"""The work pool: everything a listener does after its ack, and the queue for answers that
-arrive while the model is still loading.
+"""The work pool: what a listener does after its ack that is not an answer (a command's
+reply, a click, App Home), and the model gate.
 
-Listeners run their ack in the HTTP request thread and hand the rest to this pool, so a burst
-of answers being graded can fill the pool but never delays an ack. Grading jobs go through
-`when_ready`: while the model loads they wait in a list (not in a pool thread), and a watcher
-submits them all the moment it is ready.
+Listeners run their ack in the HTTP request thread and hand the rest to this pool, so busy
+threads never delay an ack. This work is in memory only: answers, which must survive a
+crash, go through the durable jobs of `bot.slack.jobs` instead, and use `ready` here to know
+whether the model can grade. `when_ready` holds work in a list (not in a pool thread) while
+the model loads and submits it the moment it is ready.
 """
-
 from __future__ import annotations
 
 import logging
