@@ -7,6 +7,7 @@ crash, go through the durable jobs of `bot.slack.jobs` instead, and use `ready` 
 whether the model can grade. `when_ready` holds work in a list (not in a pool thread) while
 the model loads and submits it the moment it is ready.
 """
+
 from __future__ import annotations
 
 import logging
