@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import pickle
 import sys
 from pathlib import Path
 
@@ -31,27 +32,57 @@ from bot.core.scoring import Grader, rubric_verdict  # noqa: E402
 
 GRID = {
     "made": np.arange(0.2, 0.96, 0.05),
+    "sim_made": np.append(np.arange(0.5, 0.91, 0.025), 1.01),
     "contradicted": np.arange(0.05, 0.96, 0.025),
-    "contra_vs_entail": np.array([0.0, 0.1, 0.25, 0.5]),
+    "contra_vs_entail": np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.25]),
     "on_topic": np.arange(0.25, 0.66, 0.05),
-    "off_topic": np.arange(0.05, 0.31, 0.05),
+    # Not below 0.1: an answer that unlike anything in the question must not be on topic.
+    "off_topic": np.arange(0.1, 0.31, 0.05),
     "closer_elsewhere": np.arange(-0.05, 0.21, 0.05),
 }
 
 
-def objective(report: dict) -> float:
-    """Higher is better: correlation and point agreement, each broken hard rule a penalty."""
+def objective(report: dict, references_strong: float) -> float:
+    """Higher is better: correlation and point agreement, the bank's own reference answers
+    graded strong, each broken hard rule a penalty."""
     agree, total = report["point verdicts agreeing"]
     strong, fives = report["grade 5 strong"]
     below, adversarial = report["adversarial below the grade-3 median"]
     counts = report["answers by grade"]
     wrong = counts.get(0, 0) + counts.get(1, 0)
     correct = sum(n for k, n in counts.items() if k >= 3)
-    return (report["spearman"] + agree / total
+    return (report["spearman"] + agree / total + references_strong
             + 0.5 * min(0.8, strong / max(fives, 1)) + 0.5 * below / max(adversarial, 1)
             - 1.0 * report["grade 0-1 in partial or strong"] / max(wrong, 1)
             - 2.0 * report["grade 3+ called off-topic"] / max(correct, 1)
             - 0.5 * report["contradicted points ticked"] / total)
+
+
+def gather(args, corpus, data):
+    """The models' evidence for every answer of the fitting part and for the bank's own
+    reference answers: the slow part, done once."""
+    from bot.embeddings import Embedder
+    from bot.nli import MODEL_DIR, EntailmentModel
+
+    grader = Grader(Embedder(), judge=EntailmentModel(args.model or MODEL_DIR), bank=corpus)
+    evidence, points = [], []
+    with grader.prefetched([r["student_answer"] for r in data.rows]):
+        for n, row in enumerate(data.rows):
+            if n % 50 == 0:
+                print(f"evidence: {n} of {len(data.rows)} answers", file=sys.stderr, flush=True)
+            ref = grader.reference(row["question"], row["reference_answer"],
+                                   row["key_points"].split(";"))
+            evidence.append(grader.rubric_evidence(clean(row["student_answer"]) or "-", ref))
+            points.append(ref.points)
+    # The bank's own reference answers, which must grade strong (tests/test_scoring.py).
+    bank = [q for q in corpus if not q.is_choice and q.key_points]
+    references = []
+    with grader.prefetched([q.reference_answer for q in bank]):
+        for q in bank:
+            ref = grader.reference(q.prompt, q.reference_answer, q.key_points)
+            references.append((grader.rubric_evidence(clean(q.reference_answer), ref),
+                               ref.points))
+    return evidence, points, references
 
 
 def main() -> int:
@@ -61,34 +92,35 @@ def main() -> int:
                         "(default: the shipped one)")
     parser.add_argument("--out", type=Path, default=THRESHOLDS_FILE)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--evidence", type=Path,
+                        help="a pickle of the models' evidence: read it when it exists, else "
+                             "compute and write it (re-fitting then takes seconds; delete it "
+                             "when the judge, the embedder or the dataset changes)")
     args = parser.parse_args()
     if "check" in args.dataset.name:
         print("fit_rubric: never fit on the checking part", file=sys.stderr)
         return 2
 
-    from bot.embeddings import Embedder
-    from bot.nli import MODEL_DIR, EntailmentModel
-
     corpus = load_corpus()
     data = read_dataset(args.dataset, corpus)
-    grader = Grader(Embedder(), judge=EntailmentModel(args.model or MODEL_DIR), bank=corpus)
-    evidence, points = [], []
-    with grader.prefetched([r["student_answer"] for r in data.rows]):
-        for row in data.rows:
-            ref = grader.reference(row["question"], row["reference_answer"],
-                                   row["key_points"].split(";"))
-            evidence.append(grader.rubric_evidence(clean(row["student_answer"]) or "-", ref))
-            points.append(ref.points)
+    if args.evidence and args.evidence.exists():
+        evidence, points, references = pickle.loads(args.evidence.read_bytes())
+    else:
+        evidence, points, references = gather(args, corpus, data)
+        if args.evidence:
+            args.evidence.write_bytes(pickle.dumps((evidence, points, references)))
 
     def score(t: Thresholds) -> tuple[float, dict]:
         grades = [rubric_verdict(e, p, t) for e, p in zip(evidence, points, strict=True)]
         report = rubric_report(data.rows, grades)
-        return objective(report), report
+        strong = sum(rubric_verdict(e, p, t).band == "strong" for e, p in references)
+        report["bank reference answers strong"] = (strong, len(references))
+        return objective(report, strong / max(len(references), 1)), report
 
     best = Thresholds()
     best_value, best_report = score(best)
     for _ in range(args.rounds):
-        for pair in (("made", "contradicted", "contra_vs_entail"),
+        for pair in (("made", "sim_made"), ("contradicted", "contra_vs_entail"),
                      ("on_topic", "off_topic", "closer_elsewhere")):
             for values in itertools.product(*(GRID[name] for name in pair)):
                 candidate = dataclasses.replace(

@@ -164,3 +164,28 @@ def test_score_dataset_reports_correlations_and_uses_key_points(run_eval, tmp_pa
         header = next(csv.reader(handle))
     assert header == ["question", "reference_answer", "student_answer", "key_points", "score",
                       "predicted_score", "band"]
+
+
+def test_the_rubric_report_counts_what_an_examiner_checks():
+    from bot.core import grade as g
+    from bot.core.evaluation import rubric_report
+
+    points = "Encrypt with KMS;Block public access"
+    rows = [dict(question_id="q", grade=str(k), kind=kind, key_points=points,
+                 points_made=made, points_contradicted=against)
+            for k, kind, made, against in [(5, "honest", "1;2", ""), (3, "honest", "1", ""),
+                                           (1, "negated", "", "2"), (0, "off-topic", "", "")]]
+    grades = [g.Grade(90, g.STRONG, covered=("Encrypt with KMS", "Block public access")),
+              g.Grade(50, g.PARTIAL, covered=("Encrypt with KMS",)),
+              g.Grade(55, g.PARTIAL, covered=("Block public access",)),  # ticks a point it denies
+              g.Grade(5, g.OFF_TOPIC)]
+    report = rubric_report(rows, grades)
+    assert report["spearman"] == pytest.approx(0.8)
+    assert report["grade 0-1 in partial or strong"] == 1
+    assert report["grade 3+ called off-topic"] == 0
+    assert report["grade 5 strong"] == (1, 1)
+    assert report["adversarial below the grade-3 median"] == (0, 1)
+    assert report["contradicted points ticked"] == 1
+    assert report["point verdicts agreeing"] == (7, 8)  # only the denied point disagrees
+    assert report["mean score by kind"] == {"honest": 70.0, "negated": 55.0, "off-topic": 5.0}
+    assert report["strong or partial by kind"] == {"honest": 2, "negated": 1, "off-topic": 0}

@@ -80,3 +80,39 @@ def test_a_point_both_entailed_and_contradicted_counts_as_contradicted():
     verdicts = PointVerdicts(entail=np.array([0.9]), contradict=np.array([0.8]))
     t = Thresholds()
     assert verdicts.contradicted(t) == [0] and verdicts.made(t) == []
+
+
+def test_a_point_the_judge_misses_is_made_when_a_clause_is_close_enough():
+    verdicts = PointVerdicts(entail=np.array([0.1, 0.1]), contradict=np.array([0.0, 0.0]),
+                             similarity=np.array([0.8, 0.5]))
+    assert verdicts.made(Thresholds(made=0.5, sim_made=0.7)) == [0]
+    assert verdicts.made(Thresholds(made=0.5, sim_made=1.01)) == []  # 1.01 turns it off
+
+
+def test_a_clause_that_negates_a_point_contradicts_it_whatever_the_judge_says():
+    verdicts = PointVerdicts(entail=np.array([0.9, 0.9]), contradict=np.array([0.0, 0.0]),
+                             similarity=np.array([0.9, 0.9]), negated=frozenset({1}))
+    t = Thresholds(made=0.5, sim_made=0.7)
+    assert verdicts.contradicted(t) == [1]
+    assert verdicts.made(t) == [0]
+
+
+def test_contradiction_must_outweigh_entailment_by_the_fitted_share():
+    verdicts = PointVerdicts(entail=np.array([0.8, 0.2]), contradict=np.array([0.6, 0.6]))
+    assert verdicts.contradicted(Thresholds(contradicted=0.5, contra_vs_entail=1.0)) == [1]
+    assert verdicts.contradicted(Thresholds(contradicted=0.5, contra_vs_entail=0.5)) == [0, 1]
+
+
+def test_clauses_are_judged_besides_the_windows():
+    points = ("Versioning keeps old models",)
+    seen = []
+
+    class Recording(FakeJudge):
+        def predict(self, pairs):
+            seen.extend(premise for premise, _ in pairs)
+            return super().predict(pairs)
+
+    text = "Never mind the defaults, use versioning."
+    rubric.judge_points(Recording(), text, points,
+                        clauses=("Never mind the defaults", "use versioning", "ok"))
+    assert seen == [text, "Never mind the defaults", "use versioning"]  # one-word clause skipped

@@ -149,6 +149,13 @@ def rubric_report(rows: Sequence[dict[str, str]], grades: Sequence) -> dict[str,
     report["point verdicts agreeing"] = (agree, total)
     report["contradicted points ticked"] = ticked_against
     report["band order broken by points made"] = _band_inversions(rows, grades)
+    kinds = sorted({r.get("kind", "") for r in rows} - {""})
+    report["mean score by kind"] = {
+        k: round(float(np.mean([x.score for r, x in zip(rows, grades, strict=True)
+                                if r.get("kind") == k])), 1) for k in kinds}
+    report["strong or partial by kind"] = {
+        k: sum(1 for r, x in zip(rows, grades, strict=True)
+               if r.get("kind") == k and x.band in ("strong", "partial")) for k in kinds}
     return report
 
 

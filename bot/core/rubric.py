@@ -40,6 +40,10 @@ class Thresholds:
     """Calibration, fitted on the dev set's fitting part (see docs/scoring.md)."""
 
     made: float = 0.5  # entailment probability at which a point counts as made
+    # ... or the similarity of the answer's closest clause to the point: the judge misses
+    # points made in other words or packed into a dense sentence, which similarity finds.
+    # 1.01 turns it off.
+    sim_made: float = 1.01
     contradicted: float = 0.5  # contradiction probability at which a point is contradicted
     # ... provided it is at least this share of the entailment probability: an answer that
     # talks about a point is often judged to entail it too, so 0 lets contradiction win.
@@ -59,17 +63,26 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class PointVerdicts:
+    """Per key point: what the judge says, how close the answer comes, and whether a clause
+    that is mainly about the point says its opposite in so many words."""
+
     entail: np.ndarray  # best entailment probability per key point, over the windows
     contradict: np.ndarray  # best contradiction probability per key point
+    similarity: np.ndarray | None = None  # best clause similarity per key point
+    negated: frozenset[int] = frozenset()  # points a clause negates ("disable versioning")
 
     def made(self, t: Thresholds) -> list[int]:
-        return [i for i in range(len(self.entail))
-                if self.entail[i] >= t.made and i not in self.contradicted(t)]
+        against = set(self.contradicted(t))
+        close = (self.similarity if self.similarity is not None
+                 else np.zeros(len(self.entail)))
+        return [i for i in range(len(self.entail)) if i not in against
+                and (self.entail[i] >= t.made or close[i] >= t.sim_made)]
 
     def contradicted(self, t: Thresholds) -> list[int]:
         return [i for i in range(len(self.contradict))
-                if self.contradict[i] >= t.contradicted
-                and self.contradict[i] >= self.entail[i] * t.contra_vs_entail]
+                if i in self.negated or (
+                    self.contradict[i] >= t.contradicted
+                    and self.contradict[i] >= self.entail[i] * t.contra_vs_entail)]
 
 
 @dataclass(frozen=True)
@@ -102,13 +115,21 @@ def windows(text: str, limit: int = WINDOW_WORDS) -> list[str]:
     return found
 
 
-def judge_points(judge, text: str, points: Sequence[str]) -> PointVerdicts:
-    spans = windows(text)
+def judge_points(judge, text: str, points: Sequence[str], similarity: np.ndarray | None = None,
+                 negated: frozenset[int] = frozenset(), clauses: Sequence[str] = ()
+                 ) -> PointVerdicts:
+    """Ask the judge about every key point against the answer's windows and its clauses.
+    Windows keep a retraction or a negation together with what it takes back; clauses let a
+    dense sentence that makes several points be credited for each. A point's verdict is its
+    best over all of them: a clause that plainly makes a point outweighs a window the judge
+    misreads, and `Thresholds.contra_vs_entail` decides when both are high."""
+    spans = list(dict.fromkeys([*windows(text), *(c for c in clauses if len(words(c)) >= 2)]))
     pairs = [(span, point) for point in points for span in spans]
     probs = judge.predict(pairs).reshape(len(points), len(spans), 3)
     # LABELS order: contradiction, entailment, neutral
     return PointVerdicts(entail=probs[:, :, 1].max(axis=1),
-                         contradict=probs[:, :, 0].max(axis=1))
+                         contradict=probs[:, :, 0].max(axis=1),
+                         similarity=similarity, negated=frozenset(negated))
 
 
 def rubric_grade(made: int, total: int, contradicted: int) -> int:

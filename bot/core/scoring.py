@@ -226,7 +226,15 @@ class Grader:
         elsewhere = [float(v @ vector) for prompt, v in self._topic_vectors().items()
                      if prompt != ref.question]
         gibberish = self._gibberish([w for w in words(text) if w.isalpha()], ref)
-        verdicts = None if gibberish else rubric.judge_points(self.judge, text, ref.points)
+        verdicts = None
+        if not gibberish:
+            # Similarity per point and the clause-level negation check come from the same
+            # analysis the learned grader uses; the judge adds entailment per point.
+            analysis = analyse(_Prefetched(self.embedder, self._prefetched), ref, text)
+            verdicts = rubric.judge_points(self.judge, text, ref.points,
+                                           similarity=analysis.point_sims,
+                                           negated=frozenset(analysis.contradicted),
+                                           clauses=analysis.units)
         return rubric.Evidence(
             sim_this=max(sims), sim_elsewhere=max(elsewhere, default=0.0), verdicts=verdicts,
             gibberish=gibberish, no_claim=self._no_claim(text, ref, vector),
