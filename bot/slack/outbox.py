@@ -161,7 +161,11 @@ class Outbox:
             self._again(row, error, retry_after)
             return
         except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out
-            self._again(row, type(exc).__name__, None)
+            # urllib wraps the socket's error in URLError: name the one underneath, so the
+            # log and the row say "ConnectionRefusedError" rather than only "URLError".
+            reason = getattr(exc, "reason", None)
+            cause = reason if isinstance(reason, BaseException) else exc
+            self._again(row, type(cause).__name__, None)
             return
         self.store.reply_delivered(row["id"])
 

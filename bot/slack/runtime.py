@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 import time
@@ -75,7 +76,18 @@ class Runtime:
             fresh = time.monotonic() - self._profiles.get(pid, -PROFILE_TTL_SECONDS) \
                 < PROFILE_TTL_SECONDS
         if not fresh:
-            name, tz = self._profile(user_id)
+            try:
+                name, tz = self._profile(user_id)
+            except (OSError, http.client.HTTPException) as exc:
+                # Slack unreachable (refused, reset, timed out): grading must not fail on a
+                # display name, or a job retried a few times turns the answer into an
+                # apology. The stored profile stays (the coach adds a new person under their
+                # id) and is looked up again next time.
+                reason = getattr(exc, "reason", None)  # urllib's URLError wraps the cause
+                cause = reason if isinstance(reason, BaseException) else exc
+                log.warning("users.info for %s unreachable (%s): profile kept", user_id,
+                            type(cause).__name__)
+                return pid
             self.coach.register(pid, name, tz)
             with self._lock:
                 self._profiles[pid] = time.monotonic()

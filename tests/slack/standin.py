@@ -4,8 +4,9 @@ The stand-in listens on a loopback port; the app's WebClient reaches it through 
 (`http://127.0.0.1:PORT/api/`). It answers the methods the bot uses, with `chat.postMessage`
 handing out increasing `ts` values, records every call (and every post to a response_url,
 served under /respond/), and can answer the next calls of a method with HTTP 429 and a
-Retry-After header, with `ok: false`, or by dropping the connection. bolt-python's own suite
-fakes the Web API the same way.
+Retry-After header, with `ok: false` (for a number of calls or for a stretch of time), or by
+dropping the connection; it can also stop listening for a while, so connections are refused
+outright. bolt-python's own suite fakes the Web API the same way.
 """
 
 from __future__ import annotations
@@ -45,7 +46,13 @@ class StandIn:
         self._lock = threading.Lock()
         self._ts = 1_700_000_000
         self._failures: dict[str, list[tuple[int, int]]] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._windows: dict[str, list] = {}  # method -> [seconds, until, status, error]
+        self._down = False
+        self._listen(0)
+
+    def _listen(self, port: int) -> None:
+        # HTTPServer sets SO_REUSEADDR, so the same port can be bound again after go_down.
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         daemon=True)
@@ -67,8 +74,29 @@ class StandIn:
         return self
 
     def stop(self) -> None:
+        if not self._down:
+            self._server.shutdown()
+            self._server.server_close()
+        self._down = True
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def go_down(self) -> None:
+        """Close the listening socket: every new connection is refused (ECONNREFUSED), as
+        when the API's host is unreachable, until `come_back`."""
         self._server.shutdown()
         self._server.server_close()
+        self._thread.join()
+        self._down = True
+
+    def come_back(self) -> None:
+        """Listen again on the same port (the app's client keeps its base URL)."""
+        if self._down:
+            self._listen(self.port)
+            self._down = False
+            self._thread.start()
 
     # test controls ---------------------------------------------------------------------------
     def add_user(self, user_id: str, name: str, tz: str = "Europe/Berlin") -> None:
@@ -81,6 +109,13 @@ class StandIn:
         and `{"ok": false, "error": error}`); status 200 is Slack's ok:false."""
         with self._lock:
             self._failures.setdefault(method, []).extend([(status, retry_after, error)] * times)
+
+    def fail_for(self, method: str, seconds: float, status: int = 200,
+                 error: str = "internal_error") -> None:
+        """Answer every call of `method` with this failure for `seconds`, counted from the next
+        call of it (so the stretch is what that call and its retries meet)."""
+        with self._lock:
+            self._windows[method] = [seconds, None, status, error]
 
     def drop_next(self, method: str, times: int = 1) -> None:
         """Close the connection of the next `times` calls of `method` without answering."""
@@ -125,6 +160,13 @@ class StandIn:
         with self._lock:
             queued = self._failures.get(method)
             failure = queued.pop(0) if queued else None
+            window = self._windows.get(method)
+            if failure is None and window is not None:
+                seconds, until, status, error = window
+                if until is None:
+                    until = window[1] = time.monotonic() + seconds
+                if time.monotonic() < until:
+                    failure = (status, 1, error)
         if failure:
             status, retry_after, error = failure
             return status, {"Retry-After": str(retry_after)}, {"ok": False, "error": error}
