@@ -101,18 +101,3 @@ def test_contradiction_must_outweigh_entailment_by_the_fitted_share():
     verdicts = PointVerdicts(entail=np.array([0.8, 0.2]), contradict=np.array([0.6, 0.6]))
     assert verdicts.contradicted(Thresholds(contradicted=0.5, contra_vs_entail=1.0)) == [1]
     assert verdicts.contradicted(Thresholds(contradicted=0.5, contra_vs_entail=0.5)) == [0, 1]
-
-
-def test_clauses_are_judged_besides_the_windows():
-    points = ("Versioning keeps old models",)
-    seen = []
-
-    class Recording(FakeJudge):
-        def predict(self, pairs):
-            seen.extend(premise for premise, _ in pairs)
-            return super().predict(pairs)
-
-    text = "Never mind the defaults, use versioning."
-    rubric.judge_points(Recording(), text, points,
-                        clauses=("Never mind the defaults", "use versioning", "ok"))
-    assert seen == [text, "Never mind the defaults", "use versioning"]  # one-word clause skipped

@@ -116,14 +116,12 @@ def windows(text: str, limit: int = WINDOW_WORDS) -> list[str]:
 
 
 def judge_points(judge, text: str, points: Sequence[str], similarity: np.ndarray | None = None,
-                 negated: frozenset[int] = frozenset(), clauses: Sequence[str] = ()
-                 ) -> PointVerdicts:
-    """Ask the judge about every key point against the answer's windows and its clauses.
-    Windows keep a retraction or a negation together with what it takes back; clauses let a
-    dense sentence that makes several points be credited for each. A point's verdict is its
-    best over all of them: a clause that plainly makes a point outweighs a window the judge
-    misreads, and `Thresholds.contra_vs_entail` decides when both are high."""
-    spans = list(dict.fromkeys([*windows(text), *(c for c in clauses if len(words(c)) >= 2)]))
+                 negated: frozenset[int] = frozenset()) -> PointVerdicts:
+    """Ask the judge about every key point against each window of the answer; a point keeps
+    its best entailment and its best contradiction over the windows. (Judging each clause
+    as well was tried: better on the fitting part, worse on the checking part; see
+    docs/scoring.md.)"""
+    spans = windows(text)
     pairs = [(span, point) for point in points for span in spans]
     probs = judge.predict(pairs).reshape(len(points), len(spans), 3)
     # LABELS order: contradiction, entailment, neutral

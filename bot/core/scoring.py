@@ -38,8 +38,9 @@ from bot.core.learned import DEFAULT_MODEL, LearnedGrader
 from bot.core.markup import clean
 from bot.core.text import FUNCTION_WORDS, NEGATORS, content_stems, stem, words
 
-# Caps: the most an answer of each kind can score, whatever the learned grader says.
-CAPS = {g.TOO_SHORT: 30, g.ECHO: 10, g.GIBBERISH: 0, g.KEYWORDS: 35}
+# Caps: the most an answer of each kind can score, whatever the models say. An echo of the
+# question is rubric grade 2 (true, on topic, not an answer) at the floor of its range.
+CAPS = {g.TOO_SHORT: 30, g.ECHO: 25, g.GIBBERISH: 0, g.KEYWORDS: 35}
 CONTRADICTION_CAP = 30  # when the contradiction is all the answer says
 CONTRADICTION_CAP_MIXED = 60  # when it also makes other points: partial at best
 
@@ -233,8 +234,7 @@ class Grader:
             analysis = analyse(_Prefetched(self.embedder, self._prefetched), ref, text)
             verdicts = rubric.judge_points(self.judge, text, ref.points,
                                            similarity=analysis.point_sims,
-                                           negated=frozenset(analysis.contradicted),
-                                           clauses=analysis.units)
+                                           negated=frozenset(analysis.contradicted))
         return rubric.Evidence(
             sim_this=max(sims), sim_elsewhere=max(elsewhere, default=0.0), verdicts=verdicts,
             gibberish=gibberish, no_claim=self._no_claim(text, ref, vector),
