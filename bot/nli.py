@@ -40,6 +40,10 @@ class EntailmentModel:
             # and the serving process runs several graders side by side.
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
+            # Without this, onnxruntime's arena keeps the largest batch's activations of
+            # every thread that ever judged at once: measured at 900 MB in the served
+            # process after a handful of answers (docs/serving.md). malloc gives them back.
+            options.enable_cpu_mem_arena = False
             self._session = onnxruntime.InferenceSession(
                 str(self.model_dir / "model.onnx"), options,
                 providers=["CPUExecutionProvider"])
