@@ -46,6 +46,7 @@ class Settings:
     retry_max: float = 60.0  # the longest pause between two tries
     delivery_deadline: float = 600.0  # a reply not delivered by then is given up (logged)
     create_db_dir: bool = False  # serve creates DATABASE_PATH's missing directory only if asked
+    job_workers: int = 0  # threads grading answers; 0: bot.slack.jobs picks for the CPU count
 
     # Environment variable for each field.
     ENV = {
@@ -69,9 +70,10 @@ class Settings:
         "retry_max": "MLSPREP_RETRY_MAX",
         "delivery_deadline": "MLSPREP_DELIVERY_DEADLINE",
         "create_db_dir": "MLSPREP_CREATE_DB_DIR",
+        "job_workers": "MLSPREP_JOB_WORKERS",
     }
     NUMBERS = {"busy_timeout_ms": int, "lock_wait": float, "retry_base": float,
-               "retry_max": float, "delivery_deadline": float}
+               "retry_max": float, "delivery_deadline": float, "job_workers": int}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:

@@ -30,30 +30,8 @@ def configure(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--port", type=int, help="HTTP port (default: PORT, else 3000)")
 
 
-# glibc serves a freed block of up to this size from the heap the next time, and raises the
-# limit to every freed block's size (up to 32 MB). The models' activations (a few MB to tens of
-# MB per batch) then stay in the heap for good: measured, the served process grew past 1 GB
-# after a few dozen answers. A fixed 1 MB threshold gives them back with each batch.
-MMAP_THRESHOLD_BYTES = 1 << 20
-M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter number
-
-
-def return_freed_memory() -> bool:
-    """Make glibc hand large freed blocks back to the system; False where it is not glibc."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
-    except (OSError, AttributeError):
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    # Before gunicorn forks its worker, which inherits the setting.
-    return_freed_memory()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     check_database(settings)

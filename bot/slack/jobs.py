@@ -30,13 +30,19 @@ MAX_TRIES = 3  # a job that fails this often (not counting locks) is answered wi
 LOCKED_PAUSE_MAX = 1.0  # a job that met a lock runs again after this pause
 
 
+def default_job_workers() -> int:
+    """How many answers are graded at once when MLSPREP_JOB_WORKERS does not say."""
+    return DEFAULT_WORKERS
+
+
 class Jobs:
     def __init__(self, store: Store, handle: Callable[[dict], str | None],
                  give_up: Callable[[dict, Exception], None], *,
                  ready: Callable[[], bool] = lambda: True, workers: int = DEFAULT_WORKERS,
-                 poll: float = 0.5):
+                 poll: float = 0.5, after: Callable[[], None] = lambda: None):
         self.store = store
         self._handle = handle
+        self._after = after  # runs on the worker thread after every job (bot.memory)
         self._give_up = give_up
         self._ready = ready
         self.workers = workers
@@ -157,6 +163,10 @@ class Jobs:
         except Exception as exc:
             again_in = self._failed(row, exc)
         finally:
+            try:
+                self._after()
+            except Exception:
+                log.exception("the after-job hook failed")
             with self._lock:
                 self._running.pop(job_id, None)
                 if again_in is not None:
