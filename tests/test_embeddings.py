@@ -281,8 +281,9 @@ print("loaded", sorted(m for m in ("torch", "sentence_transformers", "transforme
 """
 
 
-def test_grading_on_the_serving_path_never_imports_torch():
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "PYTHONPATH": str(ROOT)}
+def test_grading_on_the_serving_path_never_imports_torch(tmp_path):
+    # HOME is a scratch folder: onnxruntime writes a device id under ~/.cache.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-c", SERVING_CHECK], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]
