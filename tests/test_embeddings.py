@@ -143,3 +143,150 @@ def test_model_is_used_by_one_thread_at_a_time():
         thread.join()
     assert fake.calls == 6 * 20
     assert fake.overlaps == 0
+
+
+# --- the ONNX export that serving runs --------------------------------------------------------
+
+def varied_texts(corpus) -> list[str]:
+    """About fifty texts of every shape an answer or a reference takes."""
+    open_items = [q for q in corpus if not q.is_choice]
+    texts = [q.reference_answer for q in open_items[:12]]
+    texts += [point for q in open_items[12:18] for point in q.key_points][:12]
+    texts += [q.prompt for q in open_items[18:24]]
+    texts += [
+        "x", "KMS", "I don't know", "idk", "?", "   spaced   out   words   ",
+        "ENABLE VERSIONING ON THE BUCKET", "enable versioning on the bucket",
+        "Use SageMaker Model Monitor, then retrain when drift shows up. " * 40,  # > 256 tokens
+        "Ünïcödé, émojis 🚀 and 数字 in one answer", "C'est la vie, naïve café.",
+        "encrypt\nthe\ttable", "1234567890 3.14159 1e-9", "<b>markup</b> `code` *stars*",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "sdfgh qwert zxcvb",
+        "The model overfits: add dropout, regularise and get more data.",
+        "Use a VPC endpoint so traffic to S3 never leaves the AWS network.",
+        "不知道", "a " * 300,
+    ]
+    return texts
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_the_onnx_export_gives_the_sentence_transformers_vectors(embedder, onnx_embedder,
+                                                                 corpus):
+    texts = varied_texts(corpus)
+    assert len(texts) >= 48 and len(set(texts)) == len(texts)
+    reference = embedder.encode(texts)
+    batched = onnx_embedder.encode(texts)  # padded batches of mixed lengths
+    one_by_one = np.concatenate([onnx_embedder.encode([t]) for t in texts])
+    assert batched.shape == reference.shape and batched.dtype == np.float32
+    assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+    for served in (batched, one_by_one):
+        worst = cosines(reference, served)
+        assert worst.min() >= 0.9999, [texts[i][:40] for i in np.flatnonzero(worst < 0.9999)]
+
+
+def test_the_onnx_export_counts_tokens_and_knows_words_like_the_model(embedder, onnx_embedder,
+                                                                      corpus):
+    texts = varied_texts(corpus)
+    assert [onnx_embedder.count_tokens(t) for t in texts] == \
+        [embedder.count_tokens(t) for t in texts]
+    assert onnx_embedder.count_tokens("the cat sat on the mat") == 6
+    assert onnx_embedder.count_tokens("a " * 300) == 300  # counted whole, not cut at 256
+    assert onnx_embedder.vocabulary() == embedder.vocabulary()
+
+
+def test_the_onnx_export_cuts_texts_at_256_tokens_like_the_model(onnx_embedder):
+    head = "Encrypt the bucket with KMS. " * 40  # 280 tokens
+    assert onnx_embedder.count_tokens(head) > 256
+    longer = head + "Then delete every object and disable logging. " * 20
+    # Past the window the text is not read, exactly as sentence-transformers truncates.
+    vectors = onnx_embedder.encode([head, longer])
+    assert np.allclose(vectors[0], vectors[1], atol=1e-6)
+
+
+def test_the_onnx_export_is_safe_on_several_threads(onnx_embedder, corpus):
+    texts = varied_texts(corpus)[:24]
+    expected = onnx_embedder.encode(texts)
+    counts = [onnx_embedder.count_tokens(t) for t in texts]
+    failures: list[str] = []
+
+    def hammer(n):
+        for i in range(len(texts)):
+            j = (i + n) % len(texts)
+            try:
+                if not np.allclose(onnx_embedder.encode([texts[j], texts[-1 - j]]),
+                                   expected[[j, -1 - j]], atol=1e-5):
+                    failures.append(f"vector {j}")
+                if onnx_embedder.count_tokens(texts[j]) != counts[j]:
+                    failures.append(f"count {j}")
+            except Exception as exc:  # a shared-state failure would surface as an exception
+                failures.append(repr(exc))
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_onnx_vectors_are_cached_apart_from_the_torch_ones(tmp_path):
+    from bot.embeddings import ONNX_MODEL, OnnxEmbedder
+
+    path = tmp_path / "mlsprep.db.embcache"
+    Embedder(cache_path=path).encode_cached(["Enable versioning."])
+    served = OnnxEmbedder(cache_path=path)
+    assert served.model_name == ONNX_MODEL
+    served.encode_cached(["Enable versioning.", "Enable versioning."])
+    assert served.encoded_count == 1  # not read from the torch rows, encoded once
+    restarted = OnnxEmbedder(cache_path=path)
+    restarted.encode_cached(["Enable versioning."])
+    assert restarted.encoded_count == 0 and not restarted.ready
+
+
+@pytest.mark.parametrize("backend, model, kind", [
+    ("onnx", "", "OnnxEmbedder"),
+    ("torch", "", "Embedder"),
+    ("onnx", "/some/other/model", "Embedder"),  # only the bundled model is exported
+])
+def test_the_backend_setting_picks_the_embedder(backend, model, kind):
+    from bot.config import Settings
+    from bot.wiring import default_embedder
+
+    settings = Settings.from_env({"MLSPREP_EMBEDDER": backend, "MLSPREP_MODEL": model,
+                                  "DATABASE_PATH": ":memory:"})
+    assert type(default_embedder(settings)).__name__ == kind
+
+
+def test_an_unknown_backend_is_refused_by_name():
+    from bot.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="MLSPREP_EMBEDDER"):
+        Settings.from_env({"MLSPREP_EMBEDDER": "tensorflow"})
+
+
+SERVING_CHECK = r"""
+import sys, tempfile
+from bot.config import Settings
+from bot.wiring import build_coach
+import bot.slack.app, bot.cli.serve  # what `python -m bot serve` imports
+settings = Settings.from_env({"DATABASE_PATH": tempfile.mkdtemp() + "/x.db"})
+coach = build_coach(settings)
+question = next(q for q in coach.corpus if not q.is_choice and q.key_points)
+grade = coach.grader.grade(question, question.reference_answer)
+print("embedder", type(coach.grader.embedder).__name__, coach.grader.embedder.encoded_count > 0)
+print("graded", grade.score, grade.band)
+print("loaded", sorted(m for m in ("torch", "sentence_transformers", "transformers")
+                       if m in sys.modules))
+"""
+
+
+def test_grading_on_the_serving_path_never_imports_torch(tmp_path):
+    # HOME is a scratch folder: onnxruntime writes a device id under ~/.cache.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", SERVING_CHECK], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "embedder OnnxEmbedder True" in result.stdout
+    assert "graded " in result.stdout
+    assert "loaded []" in result.stdout, result.stdout

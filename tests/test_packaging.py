@@ -87,3 +87,10 @@ def test_a_wheel_ships_the_bank_and_runs_outside_the_checkout(tmp_path):
     assert practised.returncode == 0, practised.stderr
     assert f"You chose {letter}; the answer is {letter}." in practised.stdout
     assert (work / "x.db").exists()
+
+    # The serving embedder is the exported model inside the wheel, with its tokenizer.
+    encoded = run([python, "-c", "from bot.embeddings import OnnxEmbedder; e = OnnxEmbedder(); "
+                   "print(e.model_dir); print(e.encode(['encrypt the bucket']).shape)"],
+                  work, env)
+    assert encoded.stdout.split("\n")[:2] == [str(site / "bot" / "models" / "embedder"),
+                                              "(1, 384)"], encoded.stderr

@@ -22,10 +22,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import Settings
 from bot.core.coach import Coach
+from bot.memory import trimmer
 from bot.slack import listeners
 from bot.slack.daily import DailyScheduler, SettingsStore
 from bot.slack.guard import guard_wsgi, shape_problem
-from bot.slack.jobs import Jobs
+from bot.slack.jobs import Jobs, default_job_workers
 from bot.slack.outbox import Outbox
 from bot.slack.runtime import Runtime, utc_now
 from bot.slack.work import Work
@@ -79,7 +80,9 @@ def register(app: App, coach: Coach, settings: Settings, *,
                        deadline=settings.delivery_deadline)
     rt.jobs = Jobs(coach.store, lambda job: listeners.run_job(rt, job),
                    lambda job, error: listeners.give_up(rt, job, error),
-                   ready=lambda: rt.work.ready)
+                   ready=lambda: rt.work.ready,
+                   workers=settings.job_workers or default_job_workers(),
+                   after=trimmer())
     app.use(ignore_malformed)
     listeners.register(app, rt)
     # Whatever a previous process left unfinished (jobs, replies) is resumed from here.

@@ -39,3 +39,37 @@ def test_a_failing_job_is_logged_and_the_pool_keeps_working(caplog):
         work.shutdown()
     assert done == ["after"]
     assert "background job" in caplog.text and "ZeroDivisionError" in caplog.text
+
+
+def test_the_after_hook_runs_on_the_worker_after_every_job_even_a_failing_one(store):
+    from datetime import UTC, datetime
+
+    from bot.slack.jobs import Jobs
+
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    for n in range(3):
+        store.take_job({"event_id": f"Ev{n}", "kind": "dm", "person_id": f"p{n}",
+                        "user_id": f"U{n}", "channel": f"DU{n}", "answer": str(n)}, now)
+    handled, after = [], []
+
+    def handle(job):
+        handled.append(job["answer"])
+        if job["answer"] == "1":
+            raise ValueError("this job fails")
+
+    jobs = Jobs(store, handle, lambda job, error: None, after=lambda: after.append(
+        threading.current_thread().name), poll=0.05)
+    jobs.start()
+    try:
+        wait_until(lambda: len(after) >= 3, timeout=20, what="three jobs")
+    finally:
+        jobs.stop(5)
+    assert sorted(handled)[:3] == ["0", "1", "2"]
+    assert all(name.startswith("mlsprep-job") for name in after)
+
+
+def test_the_trimmer_can_be_called_on_any_platform():
+    from bot.memory import trimmer
+
+    trim = trimmer()
+    assert trim() in (None, 0, 1)  # glibc returns 1 when it released memory, 0 when not
