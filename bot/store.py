@@ -656,11 +656,14 @@ class Store:
         done = db.execute("UPDATE jobs SET done_at = ?, outcome = ? WHERE id = ? "
                           "AND done_at IS NULL", [_stamp(now), outcome, job_id]).rowcount == 1
         if done:
-            person = db.execute("SELECT person_id FROM jobs WHERE id = ?",
-                                [job_id]).fetchone()
-            for reply in replies:
-                self._queue(db, reply, job_id, person[0] if person else None)
+            self._queue_for_job(db, job_id, replies)
         return done
+
+    def _queue_for_job(self, db: Database, job_id: int, replies) -> None:
+        """Queue a job's replies, addressed to the job's person, in the open transaction."""
+        person = db.execute("SELECT person_id FROM jobs WHERE id = ?", [job_id]).fetchone()
+        for reply in replies:
+            self._queue(db, reply, job_id, person[0] if person else None)
 
     def job_tried(self, job_id: int) -> int:
         """Count one more failed run of a job; how many there have been."""
@@ -677,10 +680,7 @@ class Store:
                 "UPDATE jobs SET waited = 1, question_id = COALESCE(question_id, ?) "
                 "WHERE id = ? AND waited = 0", [question_id, job_id]).rowcount == 1
             if first:
-                person = db.execute("SELECT person_id FROM jobs WHERE id = ?",
-                                    [job_id]).fetchone()
-                for reply in replies:
-                    self._queue(db, reply, job_id, person[0] if person else None)
+                self._queue_for_job(db, job_id, replies)
             return first
 
     # the outbox --------------------------------------------------------------------------
