@@ -74,13 +74,22 @@ def derive_points(reference: str) -> tuple[str, ...]:
     return tuple(sentences(reference)) or (reference,)
 
 
+def reference_texts(embedder, question: str, reference: str,
+                    points: tuple[str, ...] = ()) -> list[str]:
+    """What `prepare` encodes for a question: the prompt, the reference answer (in windows
+    when it is long) and the key points (or the reference's sentences when none are written)."""
+    points = tuple(p for p in points if p.strip()) or derive_points(reference)
+    return [question, *_fit(embedder, [reference]), *points]
+
+
 def prepare(embedder, question: str, reference: str, points: tuple[str, ...] = ()) -> Reference:
     points = tuple(p for p in points if p.strip())
     explicit = bool(points)
     points = points or derive_points(reference)
     encode = getattr(embedder, "encode_cached", embedder.encode)
-    ref_text = _fit(embedder, [reference])
-    vectors = encode([question, *ref_text, *points])
+    texts = reference_texts(embedder, question, reference, points)
+    ref_text = texts[1:len(texts) - len(points)]
+    vectors = encode(texts)
     ref_vec = _normalise(vectors[1:1 + len(ref_text)].mean(axis=0))
     return Reference(
         question=question, reference=reference, points=points,

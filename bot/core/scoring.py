@@ -14,7 +14,8 @@ this module never imports the model.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from bot.core.features import (
     answer_texts,
     derive_points,
     prepare,
+    reference_texts,
 )
 from bot.core.learned import DEFAULT_MODEL, LearnedGrader
 from bot.core.markup import clean
@@ -92,7 +94,9 @@ class Grader:
         self.judge = judge
         self.thresholds = thresholds or rubric.Thresholds.load()
         self._references: dict[tuple, Reference] = {}
-        self._prefetched: dict[str, np.ndarray] = {}
+        # Answer vectors encoded ahead in a batch (`prefetched`), per thread: a grading
+        # thread only ever reads the vectors it was handed, never another thread's.
+        self._local = threading.local()
         # Every open question's reference vector, so that topicality can ask "is this
         # answer closer to another question of the bank?" Encoded on first need.
         self._bank = tuple(q for q in bank if not q.is_choice)
@@ -106,11 +110,58 @@ class Grader:
         return self._model
 
     # the coach's entry point ---------------------------------------------------------
-    def grade(self, question: Question, answer: str) -> Grade:
+    def grade(self, question: Question, answer: str,
+              vectors: Mapping[str, np.ndarray] | None = None) -> Grade:
+        """Grade one answer. `vectors` are answer pieces encoded ahead (`encode_answers`);
+        without them, those of the enclosing `prefetched` block, else encoded here."""
         if question.is_choice:
             return self.grade_choice(question, answer)
         return self.grade_open(question.prompt, question.reference_answer, answer,
-                               question.key_points)
+                               question.key_points, vectors=vectors)
+
+    def grade_many(self, items: Sequence[tuple[Question, str]]) -> list[Grade]:
+        """Grade several answers with one embedder call for all their pieces (and one for
+        any reference side not prepared yet), then each on its own with those vectors: the
+        same grades as one by one. The entailment judge still reads each answer's pairs
+        apart, never batched across answers (its int8 activations are scaled per batch)."""
+        open_items = [(q, a) for q, a in items if not q.is_choice]
+        self.prepare_references(q for q, _ in open_items)
+        vectors = self.encode_answers([a for _, a in open_items])
+        return [self.grade(q, a, vectors=vectors) for q, a in items]
+
+    def encode_answers(self, answers: Sequence[str]) -> dict[str, np.ndarray]:
+        """Every piece of these answers that grading encodes (clauses or windows, the whole
+        answer), each distinct text once, in one embedder call: text -> vector. Pass it to
+        `grade`/`grade_open`, or use it in a `prefetched` block. Nothing here is stored."""
+        texts: list[str] = []
+        for answer in answers:
+            text = clean(answer) or "-"  # what grade_open and analyses read
+            units, whole = answer_texts(self.embedder, text)
+            texts += units + whole
+            if self.judge is not None:
+                texts.append(text)  # the rubric's whole-answer vector
+        unique = list(dict.fromkeys(texts))
+        if not unique:
+            return {}
+        return dict(zip(unique, self.embedder.encode(unique), strict=True))
+
+    def prepare_references(self, questions: Iterable[Question]) -> int:
+        """Prepare the reference side of these open questions, encoding whatever is not
+        prepared yet in one call (through the embedder's cache). Returns how many were new."""
+        missing = {}
+        for q in questions:
+            key = (q.prompt, q.reference_answer, tuple(q.key_points))
+            if not q.is_choice and key not in self._references:
+                missing[key] = q
+        if not missing:
+            return 0
+        encode = getattr(self.embedder, "encode_cached", None)
+        if encode is not None:  # one call fills the cache; prepare() then reads from it
+            encode([t for q in missing.values() for t in reference_texts(
+                self.embedder, q.prompt, q.reference_answer, tuple(q.key_points))])
+        for q in missing.values():
+            self.reference(q.prompt, q.reference_answer, q.key_points)
+        return len(missing)
 
     def warm(self, questions: Iterable[Question]) -> int:
         """Encode the reference side of every open question now (through the cache), so
@@ -165,20 +216,23 @@ class Grader:
         return ref
 
     def grade_open(self, question: str, reference: str, answer: str,
-                   key_points: Sequence[str] = (), alternatives: Sequence[str] = ()) -> Grade:
+                   key_points: Sequence[str] = (), alternatives: Sequence[str] = (),
+                   vectors: Mapping[str, np.ndarray] | None = None) -> Grade:
         """Grade a free-text answer. `alternatives` are other full reference answers (as in
         SemEval); the answer is graded against whichever reference it is closest to."""
         text = clean(answer)
         if not re.search(r"[^\W_]", text):
             return g.Grade(0, g.OFF_TOPIC, flag=g.EMPTY, message=MESSAGES[g.EMPTY])
         if self.judge is not None and any(p.strip() for p in key_points):
-            return self._grade_rubric(text, self.reference(question, reference, key_points))
+            ref = self.reference(question, reference, key_points)
+            return rubric_verdict(self.rubric_evidence(text, ref, vectors), ref.points,
+                                  self.thresholds)
         # Without written key points (SemEval rows) the learned grader decides: judging a
         # whole reference answer at once was less accurate on SemEval than its features.
         refs = [self.reference(question, reference, key_points)]
         refs += [self.reference(question, alt) for alt in alternatives
                  if alt.strip() and alt.strip() != reference.strip()]
-        encoder = _Prefetched(self.embedder, self._prefetched)
+        encoder = self._encoder(vectors)
         scored = []
         for ref in refs:
             analysis = analyse(encoder, ref, text)
@@ -187,41 +241,45 @@ class Grader:
         return self._verdict(text, probability, analysis, ref)
 
     def analyses(self, question: str, reference: str, answer: str,
-                 key_points: Sequence[str] = (), alternatives: Sequence[str] = ()
-                 ) -> list[Analysis]:
+                 key_points: Sequence[str] = (), alternatives: Sequence[str] = (),
+                 vectors: Mapping[str, np.ndarray] | None = None) -> list[Analysis]:
         """The feature analyses of an answer against each reference (for fitting)."""
         text = clean(answer) or "-"
         refs = [self.reference(question, reference, key_points)]
         refs += [self.reference(question, alt) for alt in alternatives
                  if alt.strip() and alt.strip() != reference.strip()]
-        encoder = _Prefetched(self.embedder, self._prefetched)
+        encoder = self._encoder(vectors)
         return [analyse(encoder, ref, text) for ref in refs]
 
     @contextmanager
-    def prefetched(self, answers: Sequence[str]) -> Iterator[None]:
-        """Encode the pieces of many answers in large batches up front (for evaluation runs:
-        several times faster than one small batch per answer)."""
-        texts: list[str] = []
-        for answer in answers:
-            units, whole = answer_texts(self.embedder, clean(answer) or "-")
-            texts += units + whole
-        if self.judge is not None:
-            texts += [clean(answer) or "-" for answer in answers]  # the rubric's whole-answer
-        unique = list(dict.fromkeys(texts))
-        vectors = self.embedder.encode(unique) if unique else []
-        self._prefetched = dict(zip(unique, vectors, strict=True))
+    def prefetched(self, answers: Sequence[str] = (),
+                   vectors: Mapping[str, np.ndarray] | None = None) -> Iterator[None]:
+        """Grade inside this block with the pieces of many answers encoded up front in one
+        call (`encode_answers`), or with `vectors` already encoded: several times faster
+        than one small call per answer. Only the calling thread's grading sees them, so
+        threads grading side by side never share or clear each other's vectors."""
+        if vectors is None:
+            vectors = self.encode_answers(answers)
+        before = getattr(self._local, "vectors", None)
+        self._local.vectors = vectors
         try:
             yield
         finally:
-            self._prefetched = {}
+            self._local.vectors = before
+
+    def _encoder(self, vectors: Mapping[str, np.ndarray] | None) -> _Prefetched:
+        """The embedder, serving the answer vectors handed in (or the enclosing
+        `prefetched` block's) without encoding them again."""
+        if vectors is None:
+            vectors = getattr(self._local, "vectors", None)
+        return _Prefetched(self.embedder, vectors or {})
 
     # the rubric ------------------------------------------------------------------------
-    def _grade_rubric(self, text: str, ref: Reference) -> Grade:
-        return rubric_verdict(self.rubric_evidence(text, ref), ref.points, self.thresholds)
-
-    def rubric_evidence(self, text: str, ref: Reference) -> rubric.Evidence:
+    def rubric_evidence(self, text: str, ref: Reference,
+                        vectors: Mapping[str, np.ndarray] | None = None) -> rubric.Evidence:
         """Everything the rubric verdict needs from the models, for one cleaned answer."""
-        vector = self._answer_vector(text)
+        encoder = self._encoder(vectors)
+        vector = encoder.encode([text])[0]
         sims = [float(ref.reference_vec @ vector), float(ref.question_vec @ vector)]
         sims += [float(s) for s in ref.point_vecs @ vector]
         elsewhere = [float(v @ vector) for prompt, v in self._topic_vectors().items()
@@ -231,7 +289,7 @@ class Grader:
         if not gibberish:
             # Similarity per point and the clause-level negation check come from the same
             # analysis the learned grader uses; the judge adds entailment per point.
-            analysis = analyse(_Prefetched(self.embedder, self._prefetched), ref, text)
+            analysis = analyse(encoder, ref, text)
             verdicts = rubric.judge_points(self.judge, text, ref.points,
                                            similarity=analysis.point_sims,
                                            negated=frozenset(analysis.contradicted))
@@ -258,12 +316,6 @@ class Grader:
         tokens = words(text)
         return len(tokens) < c.min_words or (
             len(tokens) < c.short_words and len(tokens) < c.short_ratio * ref.reference_words)
-
-    def _answer_vector(self, text: str) -> np.ndarray:
-        vector = self._prefetched.get(text)
-        if vector is None:
-            vector = self.embedder.encode([text])[0]
-        return vector
 
     # the verdict -----------------------------------------------------------------------
     def _verdict(self, text: str, probability: float, a: Analysis, ref: Reference) -> Grade:
@@ -364,7 +416,7 @@ def rubric_verdict(evidence: rubric.Evidence, points: Sequence[str],
 class _Prefetched:
     """Serves answer vectors computed in a batch; everything else goes to the embedder."""
 
-    def __init__(self, embedder, vectors: dict[str, np.ndarray]):
+    def __init__(self, embedder, vectors: Mapping[str, np.ndarray]):
         self.embedder, self.vectors = embedder, vectors
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
