@@ -45,6 +45,14 @@ class LazyGrader:
     def grade(self, question, text):
         return self._build().grade(question, text)
 
+    def prefetched(self, answers=(), questions=()):
+        """A block in which this thread grades with these answers' pieces encoded up front,
+        in one embedder call (and the questions' reference side prepared in one more, when it
+        is not yet): see Grader.prefetched. The durable jobs grade waiting answers this way."""
+        grader = self._build()
+        grader.prepare_references(questions)
+        return grader.prefetched(answers)
+
     def warm_up(self) -> threading.Thread:
         if self._thread is None:
             self._thread = threading.Thread(target=self._warm, name="grader-warm-up",

@@ -82,7 +82,7 @@ def register(app: App, coach: Coach, settings: Settings, *,
                    lambda job, error: listeners.give_up(rt, job, error),
                    ready=lambda: rt.work.ready,
                    workers=settings.job_workers or default_job_workers(),
-                   after=trimmer())
+                   after=trimmer(), batchable=rt.is_answer, batch=rt.grading)
     app.use(ignore_malformed)
     listeners.register(app, rt)
     # Whatever a previous process left unfinished (jobs, replies) is resumed from here.

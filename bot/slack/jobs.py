@@ -10,6 +10,13 @@ A person's jobs run one at a time and in the order they came, so "quiz" then an 
 never graded before the question is asked. An answer that arrives while the model loads is
 parked (its handler says WAIT) and runs once the model is ready; meanwhile the person's later
 jobs run (a Skip, a new question), and their later answers park too, graded in order.
+
+Answers waiting at the same time are graded in batches: the dispatcher hands the ready ones
+(one per person, up to BATCH_MAX) to one worker thread, which opens the `batch` context once
+(the coach encodes all their pieces in one embedder call) and then runs each job in turn,
+exactly as alone: each is finished in its own transaction, its reply queued as soon as it is
+graded, and a job that fails is retried or given up on its own. If the batch's encoding
+fails, its jobs run one by one.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 
 from bot.store import Store, is_locked
 
@@ -29,6 +37,7 @@ WAIT = "wait"  # a handler's answer: not now, the model is still loading
 DEFAULT_WORKERS = 4  # the most job threads by default: grading is CPU-bound, more only queue
 MAX_TRIES = 3  # a job that fails this often (not counting locks) is answered with an apology
 LOCKED_PAUSE_MAX = 1.0  # a job that met a lock runs again after this pause
+BATCH_MAX = 16  # the most waiting answers graded after one shared embedder call
 
 
 def default_job_workers() -> int:
@@ -49,9 +58,17 @@ class Jobs:
     def __init__(self, store: Store, handle: Callable[[dict], str | None],
                  give_up: Callable[[dict, Exception], None], *,
                  ready: Callable[[], bool] = lambda: True, workers: int = DEFAULT_WORKERS,
-                 poll: float = 0.5, after: Callable[[], None] = lambda: None):
+                 poll: float = 0.5, after: Callable[[], None] = lambda: None,
+                 batchable: Callable[[dict], bool] = lambda job: False,
+                 batch: Callable[[list[dict]], AbstractContextManager] = lambda jobs:
+                 nullcontext(), batch_max: int = BATCH_MAX):
         self.store = store
         self._handle = handle
+        # Which jobs are answers to grade (a guess from the row: a wrong one only costs an
+        # encoding or a batch missed), and the context the jobs of a batch run in.
+        self._batchable = batchable
+        self._batch = batch
+        self.batch_max = max(1, batch_max)
         self._after = after  # runs on the worker thread after every job (bot.memory)
         self._give_up = give_up
         self._ready = ready
@@ -62,6 +79,7 @@ class Jobs:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._running: dict[int, str] = {}  # job id -> person, for jobs in a worker thread
+        self._tasks = 0  # single jobs and batches handed to a thread: at most `workers`
         self._parked: set[int] = set()  # answers waiting for the model
         self._later: dict[int, float] = {}  # job id -> monotonic time it may run again
         self._thread: threading.Thread | None = None
@@ -135,11 +153,8 @@ class Jobs:
             open_ids = {row["id"] for row in rows}
             for job_id in [j for j in self._later if j not in open_ids]:
                 del self._later[job_id]  # finished meanwhile
+            runnable = []  # oldest first, at most one per person: their next job
             for row in rows:
-                # Only as many as there are threads: a job handed over is one that runs now,
-                # so a stop waits for those few and the rest simply stay in the table.
-                if self._stopping.is_set() or len(self._running) >= self.workers:
-                    return
                 person = row["person_id"]
                 job_id = row["id"]
                 if person in blocked:
@@ -151,9 +166,69 @@ class Jobs:
                 blocked.add(person)
                 if job_id in self._running or self._later.get(job_id, 0) > now:
                     continue
-                self._later.pop(job_id, None)
-                self._running[job_id] = person
-                self._pool.submit(self._run, row)
+                runnable.append(row)
+            if not runnable:
+                return
+            # Answers to grade go in batches once the model is ready; split evenly over the
+            # free threads, so that one thread does not queue 16 while another idles.
+            answers = [row for row in runnable if ready and self._batchable(row)]
+            free = max(1, self.workers - self._tasks)
+            size = max(1, min(self.batch_max, -(-len(answers) // free)))
+            in_batch = {row["id"] for row in answers}
+            handed: set[int] = set()
+            for row in runnable:
+                # Only as many as there are threads: what is handed over runs now (a batch,
+                # one job after the other), so a stop waits for the jobs in hand and the
+                # rest simply stay in the table.
+                if self._stopping.is_set() or self._tasks >= self.workers:
+                    return
+                if row["id"] in handed:
+                    continue
+                if row["id"] in in_batch:
+                    group = [r for r in answers if r["id"] not in handed][:size]
+                else:
+                    group = [row]
+                for job in group:
+                    handed.add(job["id"])
+                    self._later.pop(job["id"], None)
+                    self._running[job["id"]] = job["person_id"]
+                self._tasks += 1
+                try:
+                    self._pool.submit(self._run_group, group, row["id"] in in_batch)
+                except RuntimeError:  # the pool was shut down: the jobs stay in the table
+                    self._tasks -= 1
+                    for job in group:
+                        self._running.pop(job["id"], None)
+                    return
+
+    def _run_group(self, rows: list[dict], batch: bool) -> None:
+        """Run jobs one after the other on this thread; a batch of answers runs inside the
+        `batch` context (its pieces encoded together). Each job ends on its own."""
+        try:
+            with ExitStack() as context:
+                if batch:
+                    try:
+                        context.enter_context(self._batch(rows))
+                    except Exception:
+                        # Not the jobs' fault, and each can still be graded alone.
+                        log.warning("encoding a batch of %d answers failed; they are graded "
+                                    "one by one", len(rows), exc_info=True)
+                for n, row in enumerate(rows):
+                    if self._stopping.is_set():
+                        # Not started: left open in the table for the next start.
+                        with self._lock:
+                            for job in rows[n:]:
+                                self._running.pop(job["id"], None)
+                        break
+                    self._run(row)
+        except Exception:  # only the batch context's exit can get here
+            log.exception("closing a batch of %d jobs failed", len(rows))
+        finally:
+            with self._lock:
+                self._tasks -= 1
+                for job in rows:  # never left marked running, whatever happened
+                    self._running.pop(job["id"], None)
+            self._wake.set()
 
     def _run(self, row: dict) -> None:
         job_id = row["id"]

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from bot.config import Settings
 from bot.core.coach import Coach
 from bot.slack.daily import DailyScheduler
+from bot.slack.text import parse_dm, plain_text
 from bot.slack.work import Work
 
 if TYPE_CHECKING:
@@ -140,6 +142,37 @@ class Runtime:
         # A job still grading uses the model too: its row stays open, but the process
         # must not exit normally under it.
         return idle and stopped
+
+    # grading waiting answers together (bot.slack.jobs) --------------------------------------
+    def is_answer(self, job: dict) -> bool:
+        """Whether a job is an answer to grade, read from its row alone (no database): a
+        reply in a daily thread, or a DM that is no command word while a question was open
+        when it came (or that was parked as an answer). A wrong guess costs nothing but
+        speed: the job runs its usual way whatever is said here."""
+        if job.get("kind") == "thread":
+            return True
+        if job.get("kind") != "dm":
+            return False
+        open_question = bool(job.get("question_id")) or bool(job.get("waited"))
+        return parse_dm(plain_text(job.get("answer")), open_question).kind == "answer"
+
+    def grading(self, jobs: list[dict]) -> AbstractContextManager:
+        """The context a batch of answer jobs runs in: their pieces encoded in one embedder
+        call (and their questions' reference side, if not prepared yet), which this thread's
+        grading then reads instead of encoding each answer on its own."""
+        prefetched = getattr(self.coach.grader, "prefetched", None)
+        if prefetched is None or not self.coach.ready:
+            return nullcontext()
+        questions = []
+        for job in jobs:
+            try:
+                question = self.coach.question(job["question_id"]) \
+                    if job.get("question_id") else None
+            except KeyError:  # a question gone from the bank: its job reports that itself
+                question = None
+            if question is not None:
+                questions.append(question)
+        return prefetched([plain_text(job.get("answer")) for job in jobs], questions)
 
     def open_dm(self, user_id: str) -> str:
         return self.client.conversations_open(users=user_id)["channel"]["id"]

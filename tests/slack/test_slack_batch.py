@@ -1,0 +1,143 @@
+"""Answers waiting at the same time are graded after one embedder call for all of them (issue 10,
+item 9), on the real served app with the real models, and each still ends on its own: its
+attempt and its feedback, or its apology when it alone keeps failing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from harness import wait_until, weak_answer
+from standin import TEAM
+from test_slack_durable import feedback_posts, served
+
+from bot.core.features import answer_texts
+from bot.core.markup import clean
+from bot.slack.jobs import MAX_TRIES
+from bot.slack.runtime import person_id
+from bot.slack.text import plain_text
+
+PEOPLE_WAITING = 6
+
+
+class Counting:
+    """The session's real embedder, with the texts of every `encode` call recorded; one that
+    names `fail_on` fails, as a model error would."""
+
+    def __init__(self, embedder, fail_on: str | None = None):
+        self.real = embedder
+        self.fail_on = fail_on
+        self.calls: list[list[str]] = []
+        self._lock = threading.Lock()
+
+    def encode(self, texts):
+        with self._lock:
+            self.calls.append(list(texts))
+        if self.fail_on and any(self.fail_on in t for t in texts):
+            raise RuntimeError("the model failed on this text")
+        return self.real.encode(texts)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def people_waiting(bot, answer_of) -> dict[str, tuple]:
+    """Each person gets an open question of the bank with key points; the model is held back
+    while they all answer, so every answer waits. Returns user -> (question, answer)."""
+    open_questions = [q for q in bot.coach.corpus if not q.is_choice and q.key_points]
+    waiting = {}
+    for n, question in enumerate(open_questions[:PEOPLE_WAITING]):
+        user = f"U0W{n:02d}"
+        bot.standin.add_user(user, user)
+        bot.coach.ask(person_id(TEAM, user), question.id, bot.clock())
+        waiting[user] = (question, answer_of(n, question))
+    bot.loaded.clear()
+    for user, (_, answer) in waiting.items():
+        assert bot.dm(user, answer).status == 200
+    # Each is told once that the model is warming up: all are parked, none graded.
+    wait_until(lambda: _parked(bot.db_path) == len(waiting), what="every answer parked")
+    assert bot.rows("attempts") == 0
+    return waiting
+
+
+def _parked(db_path: str) -> int:
+    with sqlite3.connect(db_path) as db:
+        return db.execute("SELECT COUNT(*) FROM jobs WHERE waited = 1 AND done_at IS NULL"
+                          ).fetchone()[0]
+
+
+def stored_scores(db_path: str) -> dict[str, int]:
+    with sqlite3.connect(db_path) as db:
+        return dict(db.execute("SELECT person_id, score FROM attempts"))
+
+
+def pieces(embedder, answer: str) -> set[str]:
+    units, whole = answer_texts(embedder, clean(plain_text(answer)))
+    return set(units + whole)
+
+
+def test_waiting_answers_are_graded_after_one_embedder_call(tmp_path, standin, embedder):
+    counting = Counting(embedder)
+    # One job thread, so that every waiting answer lands in the same batch.
+    with served(tmp_path, standin, counting, MLSPREP_JOB_WORKERS="1") as bot:
+        waiting = people_waiting(bot, lambda n, q: q.reference_answer if n % 2 == 0
+                                 else weak_answer(q))
+        counting.calls.clear()
+        bot.loaded.set()
+        wait_until(lambda: all(feedback_posts(standin, u) for u in waiting), timeout=120,
+                   what="everyone's feedback")
+        bot.idle()
+        calls = list(counting.calls)
+        grader = bot.coach.grader._build()
+        alone = {person_id(TEAM, u): grader.grade(q, plain_text(a)).score
+                 for u, (q, a) in waiting.items()}
+
+        # The pieces of all six answers went to the model in one call, and no answer's
+        # pieces in any other call.
+        wanted = {u: pieces(counting, a) for u, (_, a) in waiting.items()}
+        graded_calls = [call for call in calls if any(set(call) & p for p in wanted.values())]
+        assert len(graded_calls) == 1, [len(c) for c in graded_calls]
+        assert all(p <= set(graded_calls[0]) for p in wanted.values())
+        # Each answer ended on its own: one attempt, one feedback, the score it gets alone.
+        assert stored_scores(bot.db_path) == alone
+        assert {u: len(feedback_posts(standin, u)) for u in waiting} == \
+            {u: 1 for u in waiting}
+
+
+def test_an_answer_that_keeps_failing_does_not_fail_its_batch(tmp_path, standin, embedder):
+    counting = Counting(embedder, fail_on="BOOM")
+    with served(tmp_path, standin, counting, MLSPREP_JOB_WORKERS="1") as bot:
+        waiting = people_waiting(bot, lambda n, q: q.reference_answer + (
+            " BOOM." if n == 0 else ""))
+        bad = next(iter(waiting))
+        bot.loaded.set()
+        good = [u for u in waiting if u != bad]
+        wait_until(lambda: all(feedback_posts(standin, u) for u in good), timeout=120,
+                   what="the others' feedback")
+        # The failing one is tried MAX_TRIES times, then the person is told (their words kept).
+        wait_until(lambda: bot.rows("jobs") and _outcome(bot.db_path, bad) == "failed",
+                   timeout=60, what="the failing answer to be given up")
+        bot.idle()
+        graded = stored_scores(bot.db_path)
+        assert set(graded) == {person_id(TEAM, u) for u in good}
+        assert feedback_posts(standin, bad) == []
+        told = [c.args.get("text", "") for c in standin.delivered(
+            "chat.postMessage", channel="D" + bad)]
+        assert any("nothing you sent was lost" in t for t in told), told
+        assert _tries(bot.db_path, bad) == MAX_TRIES
+        # The batch's shared call failed, so the others were graded one by one.
+        assert sum(1 for call in counting.calls if any("BOOM" in t for t in call)) >= 2
+
+
+def _outcome(db_path: str, user: str) -> str | None:
+    with sqlite3.connect(db_path) as db:
+        row = db.execute("SELECT outcome FROM jobs WHERE person_id = ? ORDER BY id DESC",
+                         [person_id(TEAM, user)]).fetchone()
+    return row[0] if row else None
+
+
+def _tries(db_path: str, user: str) -> int:
+    with sqlite3.connect(db_path) as db:
+        return db.execute("SELECT tries FROM jobs WHERE person_id = ? ORDER BY id DESC",
+                          [person_id(TEAM, user)]).fetchone()[0]
