@@ -45,13 +45,17 @@ class LazyGrader:
     def grade(self, question, text):
         return self._build().grade(question, text)
 
-    def prefetched(self, answers=(), questions=()):
-        """A block in which this thread grades with these answers' pieces encoded up front,
-        in one embedder call (and the questions' reference side prepared in one more, when it
-        is not yet): see Grader.prefetched. The durable jobs grade waiting answers this way."""
+    def encode_answers(self, answers, questions=()):
+        """These answers' pieces encoded in one embedder call, with the reference side of
+        `questions` prepared first (one more call, when not yet): see Grader.encode_answers.
+        The durable jobs encode the answers waiting to be graded this way."""
         grader = self._build()
         grader.prepare_references(questions)
-        return grader.prefetched(answers)
+        return grader.encode_answers(answers)
+
+    def prefetched(self, answers=(), vectors=None):
+        """A block in which this thread grades with answer vectors encoded ahead."""
+        return self._build().prefetched(answers, vectors=vectors)
 
     def warm_up(self) -> threading.Thread:
         if self._thread is None:

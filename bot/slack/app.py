@@ -82,7 +82,8 @@ def register(app: App, coach: Coach, settings: Settings, *,
                    lambda job, error: listeners.give_up(rt, job, error),
                    ready=lambda: rt.work.ready,
                    workers=settings.job_workers or default_job_workers(),
-                   after=trimmer(), batchable=rt.is_answer, batch=rt.grading)
+                   after=trimmer(), batchable=rt.is_answer, prepare=rt.encode_answers,
+                   using=rt.grading_with)
     app.use(ignore_malformed)
     listeners.register(app, rt)
     # Whatever a previous process left unfinished (jobs, replies) is resumed from here.

@@ -11,12 +11,14 @@ never graded before the question is asked. An answer that arrives while the mode
 parked (its handler says WAIT) and runs once the model is ready; meanwhile the person's later
 jobs run (a Skip, a new question), and their later answers park too, graded in order.
 
-Answers waiting at the same time are graded in batches: the dispatcher hands the ready ones
-(one per person, up to BATCH_MAX) to one worker thread, which opens the `batch` context once
-(the coach encodes all their pieces in one embedder call) and then runs each job in turn,
-exactly as alone: each is finished in its own transaction, its reply queued as soon as it is
-graded, and a job that fails is retried or given up on its own. If the batch's encoding
-fails, its jobs run one by one.
+Answers that wait at the same time share one embedder call (issue 10, item 9). Jobs are still
+handed out one at a time, oldest first, as above; but the first answer a worker takes also
+brings the answers waiting behind it (the next in line, one per person, up to BATCH_MAX)
+into a batch: the worker encodes all their pieces in one call (`prepare`), and each of them,
+whichever thread runs it later, grades with those vectors (`using`) instead of encoding its
+own. Nothing else changes: each job is finished in its own transaction, its reply queued as
+soon as it is graded, and it is retried or given up on its own. A batch whose encoding fails
+is not retried as a batch: its jobs are graded one by one.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 
 from bot.store import Store, is_locked
 
@@ -37,7 +39,7 @@ WAIT = "wait"  # a handler's answer: not now, the model is still loading
 DEFAULT_WORKERS = 4  # the most job threads by default: grading is CPU-bound, more only queue
 MAX_TRIES = 3  # a job that fails this often (not counting locks) is answered with an apology
 LOCKED_PAUSE_MAX = 1.0  # a job that met a lock runs again after this pause
-BATCH_MAX = 16  # the most waiting answers graded after one shared embedder call
+BATCH_MAX = 16  # the most waiting answers whose pieces are encoded in one call
 
 
 def default_job_workers() -> int:
@@ -60,14 +62,16 @@ class Jobs:
                  ready: Callable[[], bool] = lambda: True, workers: int = DEFAULT_WORKERS,
                  poll: float = 0.5, after: Callable[[], None] = lambda: None,
                  batchable: Callable[[dict], bool] = lambda job: False,
-                 batch: Callable[[list[dict]], AbstractContextManager] = lambda jobs:
+                 prepare: Callable[[list[dict]], object] = lambda jobs: None,
+                 using: Callable[[object], AbstractContextManager] = lambda prepared:
                  nullcontext(), batch_max: int = BATCH_MAX):
         self.store = store
         self._handle = handle
-        # Which jobs are answers to grade (a guess from the row: a wrong one only costs an
-        # encoding or a batch missed), and the context the jobs of a batch run in.
+        # Batching: which jobs are answers to grade (a guess from the row: a wrong one only
+        # costs an encoding), what a batch prepares in one call, and how a job uses it.
         self._batchable = batchable
-        self._batch = batch
+        self._prepare = prepare
+        self._using = using
         self.batch_max = max(1, batch_max)
         self._after = after  # runs on the worker thread after every job (bot.memory)
         self._give_up = give_up
@@ -79,9 +83,11 @@ class Jobs:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._running: dict[int, str] = {}  # job id -> person, for jobs in a worker thread
-        self._tasks = 0  # single jobs and batches handed to a thread: at most `workers`
         self._parked: set[int] = set()  # answers waiting for the model
         self._later: dict[int, float] = {}  # job id -> monotonic time it may run again
+        self._next_answers: list[dict] = []  # answers that may run now, oldest first
+        self._batches: dict[int, _Batch] = {}  # job id -> the batch it is encoded in
+        self._alone: set[int] = set()  # jobs whose batch failed to encode: graded alone
         self._thread: threading.Thread | None = None
 
     # control -----------------------------------------------------------------------------
@@ -153,7 +159,11 @@ class Jobs:
             open_ids = {row["id"] for row in rows}
             for job_id in [j for j in self._later if j not in open_ids]:
                 del self._later[job_id]  # finished meanwhile
-            runnable = []  # oldest first, at most one per person: their next job
+            for job_id in [j for j in self._batches if j not in open_ids]:
+                del self._batches[job_id]  # finished (or taken by another process)
+            self._alone &= open_ids
+            waiting: list[dict] = []  # answers that may run but wait for a thread
+            handing = True
             for row in rows:
                 person = row["person_id"]
                 job_id = row["id"]
@@ -166,69 +176,18 @@ class Jobs:
                 blocked.add(person)
                 if job_id in self._running or self._later.get(job_id, 0) > now:
                     continue
-                runnable.append(row)
-            if not runnable:
-                return
-            # Answers to grade go in batches once the model is ready; split evenly over the
-            # free threads, so that one thread does not queue 16 while another idles.
-            answers = [row for row in runnable if ready and self._batchable(row)]
-            free = max(1, self.workers - self._tasks)
-            size = max(1, min(self.batch_max, -(-len(answers) // free)))
-            in_batch = {row["id"] for row in answers}
-            handed: set[int] = set()
-            for row in runnable:
-                # Only as many as there are threads: what is handed over runs now (a batch,
-                # one job after the other), so a stop waits for the jobs in hand and the
-                # rest simply stay in the table.
-                if self._stopping.is_set() or self._tasks >= self.workers:
-                    return
-                if row["id"] in handed:
+                # Only as many as there are threads: a job handed over is one that runs now,
+                # so a stop waits for those few and the rest simply stay in the table.
+                if self._stopping.is_set() or len(self._running) >= self.workers:
+                    handing = False
+                if not handing:
+                    if ready and job_id not in self._alone and self._batchable(row):
+                        waiting.append(row)  # a batch may take it along
                     continue
-                if row["id"] in in_batch:
-                    group = [r for r in answers if r["id"] not in handed][:size]
-                else:
-                    group = [row]
-                for job in group:
-                    handed.add(job["id"])
-                    self._later.pop(job["id"], None)
-                    self._running[job["id"]] = job["person_id"]
-                self._tasks += 1
-                try:
-                    self._pool.submit(self._run_group, group, row["id"] in in_batch)
-                except RuntimeError:  # the pool was shut down: the jobs stay in the table
-                    self._tasks -= 1
-                    for job in group:
-                        self._running.pop(job["id"], None)
-                    return
-
-    def _run_group(self, rows: list[dict], batch: bool) -> None:
-        """Run jobs one after the other on this thread; a batch of answers runs inside the
-        `batch` context (its pieces encoded together). Each job ends on its own."""
-        try:
-            with ExitStack() as context:
-                if batch:
-                    try:
-                        context.enter_context(self._batch(rows))
-                    except Exception:
-                        # Not the jobs' fault, and each can still be graded alone.
-                        log.warning("encoding a batch of %d answers failed; they are graded "
-                                    "one by one", len(rows), exc_info=True)
-                for n, row in enumerate(rows):
-                    if self._stopping.is_set():
-                        # Not started: left open in the table for the next start.
-                        with self._lock:
-                            for job in rows[n:]:
-                                self._running.pop(job["id"], None)
-                        break
-                    self._run(row)
-        except Exception:  # only the batch context's exit can get here
-            log.exception("closing a batch of %d jobs failed", len(rows))
-        finally:
-            with self._lock:
-                self._tasks -= 1
-                for job in rows:  # never left marked running, whatever happened
-                    self._running.pop(job["id"], None)
-            self._wake.set()
+                self._later.pop(job_id, None)
+                self._running[job_id] = person
+                self._pool.submit(self._run, row)
+            self._next_answers = waiting
 
     def _run(self, row: dict) -> None:
         job_id = row["id"]
@@ -239,7 +198,9 @@ class Jobs:
             fresh = self.store.job(job_id)
             if fresh is None or fresh["done_at"] is not None:
                 return
-            if self._handle(fresh) == WAIT:
+            with self._batched(fresh):
+                outcome = self._handle(fresh)
+            if outcome == WAIT:
                 with self._lock:
                     self._parked.add(job_id)
             else:
@@ -254,9 +215,48 @@ class Jobs:
                 log.exception("the after-job hook failed")
             with self._lock:
                 self._running.pop(job_id, None)
+                self._batches.pop(job_id, None)  # its vectors were used, or a retry re-encodes
                 if again_in is not None:
                     self._later[job_id] = time.monotonic() + again_in
             self._wake.set()
+
+    def _batched(self, job: dict) -> AbstractContextManager:
+        """The context an answer is graded in: the vectors of the batch it belongs to. The
+        first answer of a batch encodes it, together with the answers waiting behind it; a
+        job whose batch another thread is still encoding does not wait for it, it encodes
+        its own."""
+        if not self._batchable(job) or not self._ready():
+            return nullcontext()
+        with self._lock:
+            if job["id"] in self._alone:
+                return nullcontext()
+            batch = self._batches.get(job["id"])
+            if batch is None:
+                taken = [job] + [r for r in self._next_answers
+                                 if r["id"] != job["id"] and r["id"] not in self._batches
+                                 and r["id"] not in self._alone][:self.batch_max - 1]
+                batch = _Batch([r["id"] for r in taken])
+                for row in taken:
+                    self._batches[row["id"]] = batch
+            elif not batch.done.is_set():
+                return nullcontext()
+            else:
+                taken = None
+        if taken is not None:
+            try:
+                batch.prepared = self._prepare(taken)
+            except Exception:
+                # Not these jobs' fault: each is graded alone, and the one that cannot be
+                # encoded then fails (and is retried, or given up) on its own.
+                log.warning("encoding a batch of %d answers failed; they are graded one by "
+                            "one", len(taken), exc_info=True)
+                with self._lock:
+                    self._alone.update(batch.ids)
+            finally:
+                batch.done.set()
+        if batch.prepared is None:
+            return nullcontext()
+        return self._using(batch.prepared)
 
     def _failed(self, row: dict, exc: Exception) -> float | None:
         """How long to wait before the job runs again, or None once it was given up."""
@@ -282,3 +282,13 @@ class Jobs:
             log.exception("giving up job %d failed; it runs again", row["id"])
             return LOCKED_PAUSE_MAX
         return None
+
+
+class _Batch:
+    """Answers whose pieces are encoded in one call: what `prepare` returned for them, set
+    (and `done`) once the call is over; None when it failed."""
+
+    def __init__(self, ids: list[int]):
+        self.ids = tuple(ids)
+        self.prepared: object = None
+        self.done = threading.Event()

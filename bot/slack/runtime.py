@@ -156,23 +156,28 @@ class Runtime:
         open_question = bool(job.get("question_id")) or bool(job.get("waited"))
         return parse_dm(plain_text(job.get("answer")), open_question).kind == "answer"
 
-    def grading(self, jobs: list[dict]) -> AbstractContextManager:
-        """The context a batch of answer jobs runs in: their pieces encoded in one embedder
-        call (and their questions' reference side, if not prepared yet), which this thread's
-        grading then reads instead of encoding each answer on its own."""
-        prefetched = getattr(self.coach.grader, "prefetched", None)
-        if prefetched is None or not self.coach.ready:
-            return nullcontext()
+    def encode_answers(self, jobs: list[dict]) -> dict | None:
+        """The pieces of these answers encoded in one embedder call (their questions' reference
+        side too, in one more, when it is not prepared yet); None when the grader has no
+        such thing or the model is not ready."""
+        encode = getattr(self.coach.grader, "encode_answers", None)
+        if encode is None or not self.coach.ready:
+            return None
         questions = []
         for job in jobs:
             try:
-                question = self.coach.question(job["question_id"]) \
-                    if job.get("question_id") else None
+                if job.get("question_id"):
+                    questions.append(self.coach.question(job["question_id"]))
             except KeyError:  # a question gone from the bank: its job reports that itself
-                question = None
-            if question is not None:
-                questions.append(question)
-        return prefetched([plain_text(job.get("answer")) for job in jobs], questions)
+                continue
+        return encode([plain_text(job.get("answer")) for job in jobs], questions)
+
+    def grading_with(self, vectors: dict | None) -> AbstractContextManager:
+        """The context in which this thread grades with answer vectors encoded ahead."""
+        prefetched = getattr(self.coach.grader, "prefetched", None)
+        if prefetched is None or not vectors:
+            return nullcontext()
+        return prefetched(vectors=vectors)
 
     def open_dm(self, user_id: str) -> str:
         return self.client.conversations_open(users=user_id)["channel"]["id"]
