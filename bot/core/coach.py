@@ -226,15 +226,16 @@ class Coach:
         return self._grade_and_record(person_id, question, text, now, source,
                                       on_record=on_record)
 
-    def give_up(self, person_id: str, now: datetime, source: str = "cli") -> Feedback:
+    def give_up(self, person_id: str, now: datetime, source: str = "cli",
+                on_record: Callable[[Feedback], None] | None = None) -> Feedback:
         """Record a miss on the pending question (score 0: review brings it back soon) so its
-        answer can be shown. Raises NoPendingQuestion."""
+        answer can be shown. `on_record` as in `answer`. Raises NoPendingQuestion."""
         now = utc(now)
         question = self.pending(person_id)
         if question is None:
             raise NoPendingQuestion(HOW_TO_GET_A_QUESTION)
         return self._record(person_id, question, "", Grade(0, WEAK, missed=question.key_points),
-                            now, source)
+                            now, source, on_record=on_record)
 
     def ask(self, person_id: str, question_id: str, now: datetime) -> Question:
         """Make one given question the pending one (a scripted session). Raises UnknownQuestion."""
