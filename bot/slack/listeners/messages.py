@@ -15,12 +15,14 @@ import re
 
 from slack_bolt import App
 
-from bot.core.coach import EVENT_MEMORY, CoachError, NotADailyThread
+from bot.core import turn
+from bot.core.coach import EVENT_MEMORY, CoachError, Feedback, NotADailyThread, Question
+from bot.core.grade import EMPTY
+from bot.core.turn import Problem
 from bot.slack import blocks
 from bot.slack.jobs import WAIT
 from bot.slack.listeners.commands import help_message
 from bot.slack.replies import (
-    ask,
     ephemeral_reply,
     friendly,
     notice_reply,
@@ -30,7 +32,7 @@ from bot.slack.replies import (
     say,
 )
 from bot.slack.runtime import Runtime, person_id
-from bot.slack.text import answer_problem, parse_dm, plain_text
+from bot.slack.text import only_markup, plain_text
 from bot.store import parse_time
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 HANDLED_SUBTYPES = (None, "file_share", "thread_broadcast")
 SCORED_REACTION = "white_check_mark"  # the same for every score: the channel sees no grades
 WARMING_UP = "Got it. The scoring model is still warming up; your score follows in a moment."
+QUIT_REPLY = ("OK, stopping here. An open question stays open: say `hi` to see it again, or "
+              "`quiz` for a new one, whenever you like.")
 
 
 def classify(event: dict, bot_user_id: str | None) -> str | None:
@@ -126,68 +130,119 @@ def wait_for_model(rt: Runtime, job: dict, notice: dict, question_id: str | None
 
 # --- direct messages -------------------------------------------------------------------------
 
+EMPTY_MARKUP = "I couldn't find any text in that message once mentions and links were left out."
+
+
+def unusable_text(found: Problem, raw: str) -> str:
+    """The turn's wording of an unusable answer; when Slack markup was all there was, say so
+    first (the person did type something)."""
+    if found.code == EMPTY and only_markup(raw):
+        return f"{EMPTY_MARKUP} {found.message}"
+    return found.message
+
+
 def run_dm_job(rt: Runtime, job: dict) -> str | None:
-    """A DM, in order with the person's other jobs: an answer is graded, the rest answered."""
+    """A DM, in order with the person's other jobs. What it means is bot.core.turn's (as in
+    the terminal): an answer is checked and graded, every other intent carried out; this
+    module only renders the reply."""
     channel = job["channel"]
     pid = rt.person(job["person_id"].split(":")[1], job["user_id"])
     now = parse_time(job["created_at"])  # when the person wrote, not when it runs
     text = plain_text(job["answer"])
     pending = rt.coach.pending(pid)
     # An answer parked for the model stays an answer, whatever was asked or skipped since.
-    intent = parse_dm(text, pending is not None or bool(job["waited"]))
-    if intent.kind == "answer":
-        problem = answer_problem(text)
-        if problem:
-            finish(rt, job, notice_reply(channel, problem))
-            return None
-        # The question open when the person wrote; else the one an earlier job just asked.
-        question_id = job["question_id"] or pending.id
-        if not rt.work.ready:
-            return wait_for_model(rt, job, notice_reply(channel, WARMING_UP), question_id)
-        grade_dm(rt, job, pid, channel, text, now, question_id)
-    elif intent.kind == "question":
-        ask(rt, pid, channel, intent.topic, intro="Here's a question for you.")
-    elif intent.kind == "skip":
-        ask(rt, pid, channel, intent.topic, skip=True, intro="Skipped. Try this one instead.")
-    elif intent.kind == "repeat":
-        post(rt, channel, blocks.question_blocks(pending, intro="Your open question:",
-                                                 exam=rt.coach.exam_for(pid)),
-             blocks.question_text(pending))
-    elif intent.kind == "hint":
-        try:
-            hint = rt.coach.hint(pid)
-        except CoachError as exc:
-            say(rt, channel, friendly(exc))
-            return None
-        post(rt, channel, blocks.hint_blocks(pending, hint), f"Hint: {hint}")
-    elif intent.kind == "stats":
-        stats = rt.coach.stats(pid, now)
-        post(rt, channel, blocks.stats_blocks(stats), "Your progress")
-    else:  # help
-        reply = help_message()
-        post(rt, channel, reply["blocks"], reply["text"])
+    intent = turn.parse(text, pending is not None or bool(job["waited"]))
+    if intent.kind == turn.ANSWER:
+        return answer_dm(rt, job, pid, channel, text, now, pending)
+    reply = turn.Turn(rt.coach, source="dm").act(
+        pid, intent, now, on_record=queue_with_attempt(rt, job, gave_up_replies(channel)))
+    if isinstance(reply, turn.Graded):  # a give-up: its reply was queued with the attempt
+        rt.outbox.nudge()
+        return None
+    show(rt, pid, channel, reply, now)
     return None
 
 
-def grade_dm(rt: Runtime, job: dict, pid: str, channel: str, text: str, now,
-             question_id: str) -> None:
-    def replies(feedback) -> list[dict]:
+def answer_dm(rt: Runtime, job: dict, pid: str, channel: str, text: str, now,
+              pending: Question | None) -> str | None:
+    # Graded against the question open when the person wrote (else the one an earlier job
+    # just asked): a Skip pressed while this job waited has moved the person on, not their
+    # answer.
+    question_id = job["question_id"] or pending.id
+    try:
+        found = turn.check_answer(rt.coach.question(question_id), text)
+    except (CoachError, KeyError) as exc:  # the question left the bank
+        finish(rt, job, notice_reply(channel, friendly(exc)))
+        return None
+    if found is not None:
+        finish(rt, job, unusable_reply(channel, rt.coach.question(question_id), found,
+                                       job["answer"]))
+        return None
+    if not rt.work.ready:
+        return wait_for_model(rt, job, notice_reply(channel, WARMING_UP), question_id)
+    try:
+        reply = turn.Turn(rt.coach, source="dm").answer(
+            pid, text, now, question_id,
+            on_record=queue_with_attempt(rt, job, graded_replies(channel)))
+    except AlreadyDone:
+        return None
+    except (CoachError, KeyError) as exc:  # no open question any more: the person is told
+        finish(rt, job, notice_reply(channel, friendly(exc)))
+        return None
+    if isinstance(reply, turn.Unusable):  # the grader could not grade it: nothing stored
+        finish(rt, job, unusable_reply(channel, reply.question, reply.problem, job["answer"]))
+    rt.outbox.nudge()
+    return None
+
+
+def graded_replies(channel: str):
+    """The replies to a recorded answer in a DM, queued in the attempt's transaction."""
+    def replies(feedback: Feedback) -> list[dict]:
         return [post_reply(channel, blocks.feedback_blocks(feedback),
                            blocks.feedback_text(feedback))]
 
-    # Graded against the question it answered: a Skip pressed while this job waited has
-    # moved the person on, not their answer.
-    try:
-        feedback = rt.coach.answer(pid, text, now, source="dm", question_id=question_id,
-                                   on_record=queue_with_attempt(rt, job, replies))
-    except AlreadyDone:
-        return
-    except (CoachError, KeyError) as exc:  # no open question any more: the person is told
-        finish(rt, job, notice_reply(channel, friendly(exc)))
-        return
-    if not feedback.recorded:  # the grader could not grade it: say why, nothing stored
-        finish(rt, job, *replies(feedback))
-    rt.outbox.nudge()
+    return replies
+
+
+def gave_up_replies(channel: str):
+    """The replies to a give-up in a DM, queued in the transaction of its miss."""
+    def replies(feedback: Feedback) -> list[dict]:
+        return [post_reply(channel, blocks.gave_up_blocks(feedback),
+                           f"Given up. {blocks.question_text(feedback.question)}")]
+
+    return replies
+
+
+def unusable_reply(channel: str, question: Question, found: Problem, raw: str) -> dict:
+    why = unusable_text(found, raw)
+    return post_reply(channel, blocks.unusable_blocks(question, found, why), why)
+
+
+def show(rt: Runtime, pid: str, channel: str, reply: turn.Reply, now) -> None:
+    """Post a turn's reply (anything but a graded attempt) in the person's DM."""
+    if isinstance(reply, turn.Asked):
+        intro = ("Your open question:" if reply.resumed else
+                 "Skipped. Try this one instead." if reply.skipped else
+                 "Here's a question for you.")
+        post(rt, channel, blocks.question_blocks(reply.question, intro=intro,
+                                                 exam=rt.coach.exam_for(pid)),
+             blocks.question_text(reply.question))
+    elif isinstance(reply, turn.NoQuestion):  # its message names the topic and the nearest
+        say(rt, channel, f"{reply.message} `/mlsprep topics` lists what I can ask about.")
+    elif isinstance(reply, turn.Hinted):
+        post(rt, channel, blocks.hint_blocks(reply.question, reply.hint), f"Hint: {reply.hint}")
+    elif isinstance(reply, turn.ShowStats):
+        post(rt, channel, blocks.stats_blocks(reply.stats), "Your progress")
+    elif isinstance(reply, turn.ShowBoard):
+        all_time = rt.coach.leaderboard(now, "all", person_id=pid)
+        post(rt, channel, blocks.board_blocks(reply.board, all_time), "Leaderboard")
+    elif isinstance(reply, turn.ShowHelp):
+        shown = help_message()
+        post(rt, channel, shown["blocks"], shown["text"])
+    elif isinstance(reply, turn.Quit):
+        say(rt, channel, QUIT_REPLY)
+    else:
+        raise TypeError(f"no DM rendering for {reply!r}")
 
 
 # --- thread replies to the daily question ---------------------------------------------------
@@ -200,9 +255,14 @@ def run_thread_job(rt: Runtime, job: dict) -> str | None:
     def private(message_blocks: list[dict], words: str) -> dict:
         return ephemeral_reply(channel, user, message_blocks, words, thread_ts)
 
-    problem = answer_problem(text)
-    if problem:
-        finish(rt, job, private(blocks.notice_blocks(problem), problem))
+    try:
+        found = turn.check_answer(rt.coach.question(job["question_id"]), text)
+    except (CoachError, KeyError) as exc:  # the question left the bank
+        finish(rt, job, private(blocks.notice_blocks(friendly(exc)), friendly(exc)))
+        return None
+    if found is not None:
+        why = unusable_text(found, job["answer"])
+        finish(rt, job, private(blocks.notice_blocks(why), why))
         return None
     if not rt.work.ready:
         return wait_for_model(rt, job, private(blocks.notice_blocks(WARMING_UP), WARMING_UP))
