@@ -16,10 +16,11 @@ import re
 from slack_bolt import App
 
 from bot.core import turn
-from bot.core.coach import EVENT_MEMORY, CoachError, Feedback, NotADailyThread, Question
+from bot.core.coach import CoachError, Feedback, Question
 from bot.core.grade import EMPTY
 from bot.core.turn import Problem
 from bot.slack import blocks
+from bot.slack.bookkeeping import NotADailyThread, take_job
 from bot.slack.jobs import WAIT
 from bot.slack.listeners.commands import help_message
 from bot.slack.replies import (
@@ -92,8 +93,7 @@ def register(app: App, rt: Runtime) -> None:
 def take(rt: Runtime, job: dict) -> None:
     """Commit the job with its event id before the ack. A retried event whose job is still
     unfinished is run (not added again); one whose job finished is dropped."""
-    now = rt.now()
-    taken = rt.store.take_job(job, now, forget_before=now - EVENT_MEMORY)
+    taken = take_job(rt.store, job, rt.now())
     if taken == "duplicate":
         log.info("event %s delivered again: already handled", job.get("event_id"))
         return
@@ -275,7 +275,7 @@ def run_thread_job(rt: Runtime, job: dict) -> str | None:
         return shown
 
     try:
-        feedback = rt.coach.answer_daily(pid, channel, thread_ts, text,
+        feedback = rt.daily.posts.answer(pid, channel, thread_ts, text,
                                          parse_time(job["created_at"]),
                                          on_record=queue_with_attempt(rt, job, replies))
     except AlreadyDone:
