@@ -232,6 +232,16 @@ class Quit:
 Reply = Asked | Graded | Unusable | Hinted | ShowStats | ShowBoard | ShowHelp | NoQuestion | Quit
 
 
+def outcome(feedback: Feedback) -> Graded | Unusable:
+    """A graded answer as a reply: Graded, or Unusable in this module's wording when the
+    grader saw a problem the checks did not (for front ends that call the Coach directly,
+    as Slack does for the daily question)."""
+    if feedback.recorded:
+        return Graded(feedback)
+    question = feedback.question
+    return Unusable(question, problem(feedback.grade.flag or EMPTY, question))
+
+
 class Turn:
     """Carries out intents for one front end (`source`: "cli", "dm") over a Coach."""
 
@@ -290,11 +300,8 @@ class Turn:
         found = check_answer(question, text)
         if found is not None:
             return Unusable(question, found)
-        feedback = self.coach.answer(person_id, text, now, self.source, question_id,
-                                     on_record=on_record)
-        if not feedback.recorded:  # the grader saw a problem the checks above did not
-            return Unusable(question, problem(feedback.grade.flag or EMPTY, question))
-        return Graded(feedback)
+        return outcome(self.coach.answer(person_id, text, now, self.source, question_id,
+                                         on_record=on_record))
 
     def next(self, person_id: str, now: datetime, topic: str | None = None) -> Reply:
         """A new question (the open one, if any, is skipped: nothing recorded)."""

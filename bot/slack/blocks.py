@@ -255,9 +255,14 @@ def daily_question_blocks(post: DailyPost, exam: str = DEFAULT_EXAM) -> list[dic
 def daily_feedback_blocks(feedback: Feedback) -> list[dict]:
     """Ephemeral feedback on a thread reply (never shown to the channel)."""
     if not feedback.recorded:
-        return [section(f":thinking_face: {esc(ungraded_problem(feedback).message)}"),
-                context("Nothing was recorded: reply in the thread again.")]
+        return daily_unusable_blocks(ungraded_problem(feedback).message)
     return [context("Only you can see this.")] + _grade_lines(feedback)
+
+
+def daily_unusable_blocks(why: str) -> list[dict]:
+    """Why a thread reply was not graded (ephemeral, like the feedback)."""
+    return [section(f":thinking_face: {esc(why)}"),
+            context("Nothing was recorded: reply in the thread again.")]
 
 
 def daily_summary_blocks(summary: DailySummary) -> list[dict]:

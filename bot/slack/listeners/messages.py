@@ -16,7 +16,7 @@ import re
 from slack_bolt import App
 
 from bot.core import turn
-from bot.core.coach import CoachError, Feedback, Question
+from bot.core.coach import Feedback, Question
 from bot.core.grade import EMPTY
 from bot.core.turn import Problem
 from bot.slack import blocks
@@ -25,7 +25,6 @@ from bot.slack.jobs import WAIT
 from bot.slack.listeners.commands import help_message
 from bot.slack.replies import (
     ephemeral_reply,
-    friendly,
     notice_reply,
     post,
     post_reply,
@@ -128,6 +127,38 @@ def wait_for_model(rt: Runtime, job: dict, notice: dict, question_id: str | None
     return WAIT
 
 
+def notice_to(job: dict, text: str) -> dict:
+    """A short notice to the job's person where they wrote: in the DM, or in the thread only
+    they see (the channel sees no grades and no errors)."""
+    if job["kind"] == "thread":
+        return ephemeral_reply(job["channel"], job["user_id"], blocks.notice_blocks(text), text,
+                               job["thread_ts"])
+    return notice_reply(job["channel"], text)
+
+
+def run_answer(rt: Runtime, job: dict, question_id: str, text: str, grade, replies,
+               unusable) -> str | None:
+    """The one way an answer job goes, typed in a DM or a thread or clicked: checked by the
+    turn, parked while the model loads, then graded.
+
+    `grade(on_record)` grades and records the answer and returns the turn's Graded or
+    Unusable; `replies(feedback)` are queued in the attempt's transaction; an answer that
+    cannot be graded finishes the job with `unusable(question, problem)`. A domain error
+    (the question left the bank, nothing open) is run_job's, with its one error reply."""
+    question = rt.coach.question(question_id)
+    found = turn.check_answer(question, text)
+    if found is not None:
+        finish(rt, job, unusable(question, found))
+        return None
+    if not rt.work.ready:
+        return wait_for_model(rt, job, notice_to(job, WARMING_UP), question_id)
+    reply = grade(queue_with_attempt(rt, job, replies))
+    if isinstance(reply, turn.Unusable):  # the grader could not grade it: nothing stored
+        finish(rt, job, unusable(reply.question, reply.problem))
+    rt.outbox.nudge()
+    return None
+
+
 # --- direct messages -------------------------------------------------------------------------
 
 EMPTY_MARKUP = "I couldn't find any text in that message once mentions and links were left out."
@@ -152,46 +183,22 @@ def run_dm_job(rt: Runtime, job: dict) -> str | None:
     pending = rt.coach.pending(pid)
     # An answer parked for the model stays an answer, whatever was asked or skipped since.
     intent = turn.parse(text, pending is not None or bool(job["waited"]))
+    coach_turn = turn.Turn(rt.coach, source="dm")
     if intent.kind == turn.ANSWER:
-        return answer_dm(rt, job, pid, channel, text, now, pending)
-    reply = turn.Turn(rt.coach, source="dm").act(
-        pid, intent, now, on_record=queue_with_attempt(rt, job, gave_up_replies(channel)))
+        # Graded against the question open when the person wrote (else the one an earlier
+        # job just asked): a Skip pressed while this job waited has moved the person on,
+        # not their answer.
+        question_id = job["question_id"] or pending.id
+        return run_answer(
+            rt, job, question_id, text,
+            lambda on_record: coach_turn.answer(pid, text, now, question_id, on_record),
+            graded_replies(channel), unusable_replies(channel, job["answer"]))
+    reply = coach_turn.act(pid, intent, now,
+                           on_record=queue_with_attempt(rt, job, gave_up_replies(channel)))
     if isinstance(reply, turn.Graded):  # a give-up: its reply was queued with the attempt
         rt.outbox.nudge()
         return None
     show(rt, pid, channel, reply, now)
-    return None
-
-
-def answer_dm(rt: Runtime, job: dict, pid: str, channel: str, text: str, now,
-              pending: Question | None) -> str | None:
-    # Graded against the question open when the person wrote (else the one an earlier job
-    # just asked): a Skip pressed while this job waited has moved the person on, not their
-    # answer.
-    question_id = job["question_id"] or pending.id
-    try:
-        found = turn.check_answer(rt.coach.question(question_id), text)
-    except (CoachError, KeyError) as exc:  # the question left the bank
-        finish(rt, job, notice_reply(channel, friendly(exc)))
-        return None
-    if found is not None:
-        finish(rt, job, unusable_reply(channel, rt.coach.question(question_id), found,
-                                       job["answer"]))
-        return None
-    if not rt.work.ready:
-        return wait_for_model(rt, job, notice_reply(channel, WARMING_UP), question_id)
-    try:
-        reply = turn.Turn(rt.coach, source="dm").answer(
-            pid, text, now, question_id,
-            on_record=queue_with_attempt(rt, job, graded_replies(channel)))
-    except AlreadyDone:
-        return None
-    except (CoachError, KeyError) as exc:  # no open question any more: the person is told
-        finish(rt, job, notice_reply(channel, friendly(exc)))
-        return None
-    if isinstance(reply, turn.Unusable):  # the grader could not grade it: nothing stored
-        finish(rt, job, unusable_reply(channel, reply.question, reply.problem, job["answer"]))
-    rt.outbox.nudge()
     return None
 
 
@@ -213,9 +220,13 @@ def gave_up_replies(channel: str):
     return replies
 
 
-def unusable_reply(channel: str, question: Question, found: Problem, raw: str) -> dict:
-    why = unusable_text(found, raw)
-    return post_reply(channel, blocks.unusable_blocks(question, found, why), why)
+def unusable_replies(channel: str, raw: str):
+    """Why an answer in a DM was not graded, with Hint and Skip."""
+    def replies(question: Question, found: Problem) -> dict:
+        why = unusable_text(found, raw)
+        return post_reply(channel, blocks.unusable_blocks(question, found, why), why)
+
+    return replies
 
 
 def show(rt: Runtime, pid: str, channel: str, reply: turn.Reply, now) -> None:
@@ -255,35 +266,17 @@ def run_thread_job(rt: Runtime, job: dict) -> str | None:
     def private(message_blocks: list[dict], words: str) -> dict:
         return ephemeral_reply(channel, user, message_blocks, words, thread_ts)
 
-    try:
-        found = turn.check_answer(rt.coach.question(job["question_id"]), text)
-    except (CoachError, KeyError) as exc:  # the question left the bank
-        finish(rt, job, private(blocks.notice_blocks(friendly(exc)), friendly(exc)))
-        return None
-    if found is not None:
+    def replies(feedback: Feedback) -> list[dict]:
+        return [private(blocks.daily_feedback_blocks(feedback), blocks.feedback_text(feedback)),
+                reaction_reply(channel, job["ts"], SCORED_REACTION)]
+
+    def unusable(question: Question, found: Problem) -> dict:
         why = unusable_text(found, job["answer"])
-        finish(rt, job, private(blocks.notice_blocks(why), why))
-        return None
-    if not rt.work.ready:
-        return wait_for_model(rt, job, private(blocks.notice_blocks(WARMING_UP), WARMING_UP))
+        return private(blocks.daily_unusable_blocks(why), why)
 
-    def replies(feedback) -> list[dict]:
-        shown = [private(blocks.daily_feedback_blocks(feedback),
-                         blocks.feedback_text(feedback))]
-        if feedback.recorded:
-            shown.append(reaction_reply(channel, job["ts"], SCORED_REACTION))
-        return shown
+    def grade(on_record) -> turn.Reply:
+        return turn.outcome(rt.daily.posts.answer(pid, channel, thread_ts, text,
+                                                  parse_time(job["created_at"]),
+                                                  on_record=on_record))
 
-    try:
-        feedback = rt.daily.posts.answer(pid, channel, thread_ts, text,
-                                         parse_time(job["created_at"]),
-                                         on_record=queue_with_attempt(rt, job, replies))
-    except AlreadyDone:
-        return None
-    except (CoachError, KeyError) as exc:  # nothing was recorded
-        finish(rt, job, private(blocks.notice_blocks(friendly(exc)), friendly(exc)))
-        return None
-    if not feedback.recorded:
-        finish(rt, job, *replies(feedback))
-    rt.outbox.nudge()
-    return None
+    return run_answer(rt, job, job["question_id"], text, grade, replies, unusable)
