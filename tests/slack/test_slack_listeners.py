@@ -13,15 +13,21 @@ import pytest
 from bot.core import turn
 from bot.core.coach import NoPendingQuestion
 from bot.slack import listeners
+from bot.slack.bookkeeping import DailyPosts
 from bot.slack.listeners import run_job
 from bot.slack.listeners.actions import (
     STALE,
     TAMPERED,
     Click,
     Stale,
+    on_choice,
+    on_click,
+    on_hint,
     open_question,
     run_click,
 )
+from bot.slack.listeners.commands import on_command
+from bot.slack.listeners.messages import on_message
 from bot.slack.runtime import person_id
 from bot.slack.text import TamperedValue
 
@@ -46,15 +52,33 @@ class Client:
         return {"channel": {"id": "D" + users}}
 
 
+class Work:
+    """The pool: records what a listener hands it instead of running it."""
+
+    ready = True
+
+    def __init__(self):
+        self.submitted: list[tuple] = []
+
+    def submit(self, fn, *args):
+        self.submitted.append((fn, *args))
+
+
 class Runtime:
     """What a listener uses of bot.slack.runtime.Runtime."""
+
+    team_id = TEAM
 
     def __init__(self, coach):
         self.coach = coach
         self.client = Client()
-        self.work = SimpleNamespace(ready=True)
+        self.work = Work()
         self.outbox = SimpleNamespace(nudge=lambda: None)
         self.jobs = SimpleNamespace(nudge=lambda: None)
+        self.daily = SimpleNamespace(posts=DailyPosts(coach))
+
+    def is_admin(self, user: str) -> bool:
+        return user == "U0ADMIN"
 
     @property
     def store(self):
@@ -161,3 +185,64 @@ def test_a_question_s_buttons_act_only_on_the_open_question(rt):
     assert open_question(rt, click(OPEN_ID), OPEN_ID) == (PID, DM, question)
     with pytest.raises(Stale):
         open_question(rt, click(CHOICE_ID), CHOICE_ID)
+
+
+# --- Bolt's listeners, called as Bolt calls them -----------------------------------------------
+
+CONTEXT = SimpleNamespace(bot_user_id="U0BOT", team_id=TEAM)
+
+
+def test_a_dm_is_taken_as_a_job_with_the_question_open_when_it_came(rt):
+    rt.coach.ask(PID, OPEN_ID, NOW)
+    on_message(rt, {"event_id": "Ev1"}, {"type": "message", "channel_type": "im", "user": ADA,
+                                         "channel": DM, "ts": "1.1", "text": "my answer"},
+               CONTEXT)
+    [job] = rt.store.open_jobs()
+    assert (job["kind"], job["person_id"], job["question_id"], job["answer"]) == (
+        "dm", PID, OPEN_ID, "my answer")
+
+
+@pytest.mark.parametrize("event", [
+    {"channel_type": "im", "user": "U0BOT", "channel": DM, "ts": "1"},  # the bot's own
+    {"channel_type": "channel", "user": ADA, "channel": "C1", "ts": "2", "thread_ts": "1"},
+])
+def test_messages_the_bot_does_not_handle_leave_no_job(rt, event):
+    on_message(rt, {"event_id": "Ev2"}, {"type": "message", **event}, CONTEXT)
+    assert rt.store.open_jobs() == []  # the second: a thread that is no daily question
+
+
+def command(text: str, user: str = ADA) -> dict:
+    return {"text": text, "user_id": user, "team_id": TEAM, "channel_id": "C1"}
+
+
+def test_a_command_is_acked_at_once_and_run_in_the_pool(rt):
+    acked = []
+    on_command(rt, lambda **kw: acked.append(kw), command("ask security"), None, CONTEXT)
+    assert acked == [{}]
+    [(fn, _, sub, call, _)] = rt.work.submitted
+    assert (sub.name, call.rest, call.user) == ("ask", "security", ADA)
+
+
+@pytest.mark.parametrize("text, user, said", [
+    ("scroe", ADA, "did you mean `score`?"),
+    ("daily now", ADA, "is for the admins"),
+    ("", ADA, "mlsprep commands"),
+])
+def test_a_command_answered_inside_the_ack(rt, text, user, said):
+    acked = []
+    on_command(rt, lambda **kw: acked.append(kw), command(text, user), None, CONTEXT)
+    assert said in acked[0]["text"] and acked[0]["response_type"] == "ephemeral"
+    assert rt.work.submitted == []
+
+
+@pytest.mark.parametrize("action_id, job", [("mlsprep_hint", on_hint),
+                                            ("mlsprep_choice_B", on_choice)])
+def test_a_click_is_acked_and_its_job_handed_to_the_pool(rt, action_id, job):
+    acked = []
+    body = {"user": {"id": ADA, "team_id": TEAM}, "channel": {"id": DM},
+            "container": {"message_ts": "1.1"},
+            "actions": [{"action_id": action_id, "value": "fx-kms-encryption:B"}]}
+    on_click(rt, lambda: acked.append(True), body, None)
+    assert acked == [True]
+    [(fn, _, handed, clicked, _)] = rt.work.submitted
+    assert (fn, handed, clicked.action_id) == (run_click, job, action_id)

@@ -16,11 +16,19 @@ RUNNERS = {"dm": messages.run_dm_job, "thread": messages.run_thread_job,
 
 
 def register(app: App, rt: Runtime) -> None:
-    commands.register(app, rt)
-    actions.register(app, rt)
-    home.register(app, rt)
+    """Every listener is a module-level function that declares `rt` among Bolt's arguments:
+    Bolt passes what the context holds by name, and this middleware puts the runtime there,
+    so a test calls a listener with its own."""
+    def with_runtime(context, next):  # noqa: A002 - Bolt passes middleware arguments by name
+        context["rt"] = rt
+        next()
+
+    app.use(with_runtime)
+    commands.register(app)
+    actions.register(app)
+    home.register(app)
     # Last: it ends with the catch-all that answers every other event with 200.
-    messages.register(app, rt)
+    messages.register(app)
 
 
 def run_job(rt: Runtime, job: dict) -> str | None:

@@ -71,27 +71,22 @@ def _ticked(body: dict) -> tuple[str, ...]:
     return tuple(found)
 
 
-def register(app: App, rt: Runtime) -> None:
-    def on(action_id, job):
-        @app.action(action_id)
-        def listener(ack, body, respond):
-            ack()
-            rt.work.submit(run_click, rt, job, parse_click(body), respond)
+def register(app: App) -> None:
+    for action_id in (*JOBS, CHOICE):
+        app.action(action_id)(on_click)
+    app.action(blocks.PICK)(on_tick)
 
-        return listener
 
-    on(blocks.NEXT, on_next)
-    on(blocks.START, on_next)
-    on(blocks.HINT, on_hint)
-    on(blocks.SKIP, on_skip)
-    on(re.compile(re.escape(blocks.CHOICE_PREFIX) + r"[A-Z]$"), on_choice)
-    on(blocks.SUBMIT, on_submit)
+def on_click(rt: Runtime, ack, body: dict, respond) -> None:
+    """Every button: ack, then its job runs in the pool (see JOBS)."""
+    ack()
+    click = parse_click(body)
+    job = on_choice if CHOICE.match(click.action_id) else JOBS[click.action_id]
+    rt.work.submit(run_click, rt, job, click, respond)
 
-    @app.action(blocks.PICK)
-    def on_tick(ack):
-        ack()  # ticking a box only changes the form; Submit answers
-    on(blocks.FORGET_YES, on_forget)
-    on(blocks.FORGET_NO, on_forget_cancel)
+
+def on_tick(ack) -> None:
+    ack()  # ticking a box only changes the form; Submit answers
 
 
 def _channel(rt: Runtime, click: Click) -> str:
@@ -218,6 +213,13 @@ def on_forget(rt: Runtime, click: Click, respond) -> None:
 
 def on_forget_cancel(rt: Runtime, click: Click, respond) -> None:
     _replace(rt, click, respond, "Cancelled: nothing was deleted.")
+
+
+# Each button's job, by action id; the option buttons of a choice item match CHOICE.
+JOBS = {blocks.NEXT: on_next, blocks.START: on_next, blocks.HINT: on_hint,
+        blocks.SKIP: on_skip, blocks.SUBMIT: on_submit, blocks.FORGET_YES: on_forget,
+        blocks.FORGET_NO: on_forget_cancel}
+CHOICE = re.compile(re.escape(blocks.CHOICE_PREFIX) + r"[A-Z]$")
 
 
 def _replace(rt: Runtime, click: Click, respond, text: str) -> None:

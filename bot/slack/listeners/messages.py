@@ -61,32 +61,36 @@ def classify(event: dict, bot_user_id: str | None) -> str | None:
     return None
 
 
-def register(app: App, rt: Runtime) -> None:
-    @app.event("message")
-    def on_message(body, event, context):
-        kind = classify(event, context.bot_user_id)
-        if kind is None:
-            return
-        team = context.team_id or body.get("team_id") or rt.team_id
-        pid = person_id(team, event["user"])
-        job = {"event_id": body.get("event_id") or None, "kind": kind, "person_id": pid,
-               "user_id": event["user"], "channel": event["channel"], "ts": event.get("ts"),
-               "answer": event.get("text") or ""}
-        if kind == "dm":
-            pending = rt.coach.pending(pid)
-            job["question_id"] = pending.id if pending else None
-        else:
-            try:
-                post_ = rt.daily.posts.for_thread(event["channel"], event["thread_ts"])
-            except (NotADailyThread, KeyError):
-                return  # an ordinary thread in a channel the bot is in
-            job.update(thread_ts=event["thread_ts"], question_id=post_.question.id)
-        take(rt, job)
-
+def register(app: App) -> None:
+    app.event("message")(on_message)
     # Anything else Slack sends (subscribed or not) is acknowledged, never a 404.
-    @app.event(re.compile(".*"))
-    def on_other_event():
-        return None
+    app.event(re.compile(".*"))(on_other_event)
+
+
+def on_message(rt: Runtime, body: dict, event: dict, context) -> None:
+    """Take a message the bot handles as a durable job (acked once it is committed)."""
+    kind = classify(event, context.bot_user_id)
+    if kind is None:
+        return
+    team = context.team_id or body.get("team_id") or rt.team_id
+    pid = person_id(team, event["user"])
+    job = {"event_id": body.get("event_id") or None, "kind": kind, "person_id": pid,
+           "user_id": event["user"], "channel": event["channel"], "ts": event.get("ts"),
+           "answer": event.get("text") or ""}
+    if kind == "dm":
+        pending = rt.coach.pending(pid)
+        job["question_id"] = pending.id if pending else None
+    else:
+        try:
+            post_ = rt.daily.posts.for_thread(event["channel"], event["thread_ts"])
+        except (NotADailyThread, KeyError):
+            return  # an ordinary thread in a channel the bot is in
+        job.update(thread_ts=event["thread_ts"], question_id=post_.question.id)
+    take(rt, job)
+
+
+def on_other_event() -> None:
+    return None
 
 
 def take(rt: Runtime, job: dict) -> None:
