@@ -12,6 +12,7 @@ import pytest
 
 from bot.core import turn
 from bot.core.coach import NoPendingQuestion
+from bot.core.grade import EMPTY
 from bot.slack import listeners
 from bot.slack.bookkeeping import DailyPosts
 from bot.slack.listeners import run_job
@@ -27,7 +28,7 @@ from bot.slack.listeners.actions import (
     run_click,
 )
 from bot.slack.listeners.commands import on_command
-from bot.slack.listeners.messages import on_message
+from bot.slack.listeners.messages import EMPTY_MARKUP, QUIT_REPLY, on_message
 from bot.slack.runtime import person_id
 from bot.slack.text import TamperedValue
 
@@ -141,6 +142,27 @@ def test_a_dm_command_word_is_answered_directly(rt):
     run_job(rt, dm_job(rt, "clue", OPEN_ID))  # a synonym the DM did not know before
     assert rt.client.posted[-1]["text"].startswith("Hint:")
     assert queued(rt) == []
+
+
+def test_quit_in_a_dm_says_goodbye_and_leaves_the_question_open(rt):
+    question = rt.coach.ask(PID, OPEN_ID, NOW)
+    run_job(rt, dm_job(rt, "bye", OPEN_ID))
+    assert rt.client.posted[-1]["text"] == QUIT_REPLY
+    assert rt.coach.pending(PID) == question
+
+
+def test_a_thread_reply_is_checked_by_the_turn_and_answered_privately(rt):
+    post = rt.daily.posts.claim("C1", NOW)
+    rt.daily.posts.record_ts("C1", post.day, "7.7")
+    rt.store.take_job({"kind": "thread", "person_id": PID, "user_id": ADA, "channel": "C1",
+                       "thread_ts": "7.7", "ts": "7.8", "answer": "<@U0BOB>",
+                       "question_id": post.question.id}, NOW)
+    run_job(rt, rt.store.open_jobs()[-1])
+    [reply] = rt.store.db.query("SELECT method, args FROM outbox")
+    said = json.loads(reply["args"])
+    assert reply["method"] == "chat.postEphemeral" and said["thread_ts"] == "7.7"
+    assert said["text"] == f"{EMPTY_MARKUP} {turn.problem(EMPTY, post.question).message}"
+    assert rt.coach.grader.calls == 0
 
 
 # --- one error reply -------------------------------------------------------------------------
