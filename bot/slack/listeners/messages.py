@@ -2,10 +2,11 @@
 
 The listener classifies the event and writes it as a job, in the transaction that records its
 event id (`take`); Bolt acks once that has committed, so an acked answer is never lost. The
-job runs later in a worker (`run_dm_job`, `run_thread_job`), which grades an answer and
-queues its feedback in the attempt's own transaction. Every other message (edits, joins, the
-bot's own posts, top-level channel chatter) and every event nobody listens to still gets a
-200, so Slack does not retry it.
+job runs later in a worker (`run_dm_job`, `run_thread_job`): what a DM means, and whether an
+answer can be graded, is bot.core.turn's; an answer is graded (`run_answer`, shared with
+clicked choices) and its feedback queued in the attempt's own transaction. Every other
+message (edits, joins, the bot's own posts, top-level channel chatter) and every event nobody
+listens to still gets a 200, so Slack does not retry it.
 """
 
 from __future__ import annotations
@@ -237,7 +238,8 @@ def show(rt: Runtime, pid: str, channel: str, reply: turn.Reply, now) -> None:
     """Post a turn's reply (anything but a graded attempt) in the person's DM."""
     if isinstance(reply, turn.Asked):
         intro = ("Your open question:" if reply.resumed else
-                 "Skipped. Try this one instead." if reply.skipped else
+                 "Skipped: nothing recorded (`give up` shows the answer). Try this one "
+                 "instead." if reply.skipped else
                  "Here's a question for you.")
         post(rt, channel, blocks.question_blocks(reply.question, intro=intro,
                                                  exam=rt.coach.exam_for(pid)),
