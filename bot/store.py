@@ -700,11 +700,14 @@ class Store:
             "VALUES (?, ?, ?, ?, ?, ?)",
             [job_id, person_id, reply["method"], json.dumps(reply["args"]), at, at]).lastrowid
 
-    def due_replies(self, at: float, limit: int = 100) -> list[dict]:
-        """Undelivered replies due by `at` (epoch seconds), oldest first; args decoded."""
+    def due_replies(self, at: float, limit: int = 100, reply_id: int | None = None
+                    ) -> list[dict]:
+        """Undelivered replies due by `at` (epoch seconds), oldest first; args decoded.
+        With `reply_id`, only that one."""
         rows = list(self.db.query(
             "SELECT * FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL "
-            "AND next_at <= ? ORDER BY id LIMIT ?", [at, limit]))
+            "AND next_at <= ? AND (? IS NULL OR id = ?) ORDER BY id LIMIT ?",
+            [at, reply_id, reply_id, limit]))
         for row in rows:
             row["args"] = json.loads(row["args"])
         return rows
@@ -718,10 +721,10 @@ class Store:
         return self.db.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL "
                                "AND failed_at IS NULL").fetchone()[0]
 
-    def reply_undelivered(self, reply_id: int) -> bool:
-        """True while the reply is neither delivered nor given up."""
-        return self.db.execute("SELECT 1 FROM outbox WHERE id = ? AND delivered_at IS NULL "
-                               "AND failed_at IS NULL", [reply_id]).fetchone() is not None
+    def due_reply(self, reply_id: int, at: float) -> dict | None:
+        """The reply as it stands now if it is still undelivered and due by `at`, else None."""
+        rows = self.due_replies(at, reply_id=reply_id)
+        return rows[0] if rows else None
 
     def reply_delivered(self, reply_id: int) -> None:
         with self.write() as db:

@@ -305,7 +305,8 @@ def test_outbox_rows_move_from_due_to_later_to_delivered_or_failed(store):
     assert [r["id"] for r in store.due_replies(now + 1)] == [second]
     assert store.next_reply_at() <= now + 1
     store.reply_delivered(second)
-    assert store.reply_undelivered(second) is False
+    assert store.due_reply(second, now + 61) is None
+    assert store.due_reply(first, now + 1) is None  # not due yet
     assert store.due_replies(now + 61)[0]["tries"] == 1
     store.reply_failed(first, "channel_not_found")
     assert store.count_undelivered() == 0 and store.next_reply_at() is None
