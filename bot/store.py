@@ -289,16 +289,25 @@ def parse_time(text: str) -> datetime:
 
 
 class Store:
-    """The project's database. Safe to share between threads (each gets a connection of its
-    own, so ":memory:" is one database per thread: use a file wherever threads are involved)."""
+    """The project's database. Built from a path, it is safe to share between threads (each
+    gets a connection of its own, so ":memory:" is one database per thread: use a file wherever
+    threads are involved)."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-                 lock_wait: float = LOCK_WAIT_SECONDS):
-        self.path = str(path)
+    def __init__(self, database: str | Path | Database, *,
+                 busy_timeout_ms: int = BUSY_TIMEOUT_MS, lock_wait: float = LOCK_WAIT_SECONDS):
+        """`database` is a file path (the server's) or an open sqlite-utils `Database`
+        (`Database(memory=True)` in tests). A Database is the store's one connection, for the
+        thread that made it, and stays the caller's to close; it gets the same settings."""
         self.busy_timeout_ms = busy_timeout_ms
         self.lock_wait = lock_wait
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._given = database if isinstance(database, Database) else None
+        if self._given is not None:
+            self.path = _filename(self._given)
+            self._configure(self._given)
+        else:
+            self.path = str(database)
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -307,22 +316,27 @@ class Store:
     # connections and transactions ------------------------------------------------------
     @property
     def db(self) -> Database:
-        """This thread's connection."""
+        """This thread's connection (the Database given, when there is one)."""
+        if self._given is not None:
+            return self._given
         db = getattr(self._local, "db", None)
         if db is None:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000)
             db = Database(conn)
-            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            db.execute("PRAGMA foreign_keys = ON")
-            # Deleted rows are overwritten with zeros rather than left in free space, so text a
-            # person asked us to forget cannot be read back out of the file.
-            db.execute("PRAGMA secure_delete = ON")
-            if self.path != ":memory:":
-                db.enable_wal()
+            self._configure(db)
             self._local.db = db
             with self._lock:
                 self._connections.append(conn)
         return db
+
+    def _configure(self, db: Database) -> None:
+        db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        db.execute("PRAGMA foreign_keys = ON")
+        # Deleted rows are overwritten with zeros rather than left in free space, so text a
+        # person asked us to forget cannot be read back out of the file.
+        db.execute("PRAGMA secure_delete = ON")
+        if self.path != ":memory:":
+            db.enable_wal()
 
     @contextmanager
     def write(self) -> Iterator[Database]:
@@ -759,6 +773,14 @@ def is_locked(exc: BaseException) -> bool:
 
 def _stamp(now: datetime | None) -> str:
     return iso(now if now is not None else datetime.now(UTC))
+
+
+def _filename(db: Database) -> str:
+    """The file behind a Database's main schema, or ":memory:"."""
+    for _, name, file in db.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return file or ":memory:"
+    return ":memory:"
 
 
 def _statements(script: str) -> list[str]:

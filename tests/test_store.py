@@ -9,7 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
+from bot.core.leaderboard import standings
 from bot.store import MIGRATIONS, Store
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -33,6 +35,34 @@ def test_connections_use_wal_a_busy_timeout_and_foreign_keys(store):
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     # Set on every connection: builds differ in their default (Debian's is on, others off).
     assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+
+
+def test_a_store_on_an_in_memory_database_round_trips_attempts_progress_and_the_board():
+    db = Database(memory=True)
+    store = Store(db)
+    assert store.db is db and store.version == len(MIGRATIONS)
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    for person in ("local:ada", "local:bob"):
+        store.upsert_person(person, person[6:].title(), "UTC", NOW)
+    store.set_pending("local:ada", "q1", NOW)
+    review = {"state": 2, "step": None, "stability": 2.3, "difficulty": 5.0,
+              "due": (NOW + timedelta(days=2)).isoformat(), "last_review": NOW.isoformat(),
+              "reviews": 1}
+    attempt(store, score=80, review=lambda row: review, close_pending=True)
+    attempt(store, score=40, now=NOW + timedelta(minutes=1))
+    attempt(store, person="local:bob", question="q2", score=60)
+    assert store.pending("local:ada") == {"question_id": "q1", "asked_at": NOW.isoformat(
+        timespec="microseconds"), "is_open": 0}
+    assert store.attempt_summary("local:ada") == (2, 60.0)
+    assert store.best_scores("local:ada") == {"q1": 80}
+    assert [r["question_id"] for r in store.review_states("local:ada")] == ["q1"]
+    board = standings(store.scoring_rows(NOW, NOW + timedelta(days=1)))
+    names = store.display_names()
+    assert [(names[s.person_id], s.points) for s in board] == [("Ada", 80), ("Bob", 60)]
+    assert db["attempts"].count == 3  # in the Database handed in, not in a file
+    assert store.delete_person("local:ada") == 2 + 1 + 1 + 1  # attempts, review, pending, person
+    store.close()  # the Database stays the caller's: still open
+    assert db["attempts"].count == 1
 
 
 def test_reopening_an_existing_file_keeps_its_rows_and_does_not_migrate_again(tmp_path):
