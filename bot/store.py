@@ -35,6 +35,8 @@ LOCK_PAUSE_MAX_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
 SOURCES = ("cli", "dm", "daily")
+# The scheduler fields of a review row, stored as given (its two times go through `iso`).
+REVIEW_FIELDS = ("state", "step", "stability", "difficulty", "reviews")
 
 # Each migration brings the schema from version i to i + 1 (PRAGMA user_version). Append
 # new ones; never edit one that has shipped.
@@ -398,6 +400,7 @@ class Store:
     def upsert_person(self, person_id: str, display_name: str, tz: str,
                       now: datetime | None = None) -> None:
         """Create or update a person; `created_at` is bookkeeping, so the store may stamp it."""
+        # Not `upsert`: it would overwrite created_at, which an update keeps.
         self.db.execute(
             "INSERT INTO people (id, display_name, tz, created_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, "
@@ -423,10 +426,8 @@ class Store:
 
     # the pending question --------------------------------------------------------------
     def set_pending(self, person_id: str, question_id: str, now: datetime) -> None:
-        self.db.execute(
-            "INSERT INTO pending (person_id, question_id, asked_at, is_open) VALUES (?, ?, ?, 1) "
-            "ON CONFLICT (person_id) DO UPDATE SET question_id = excluded.question_id, "
-            "asked_at = excluded.asked_at, is_open = 1", [person_id, question_id, iso(now)])
+        self.db["pending"].upsert({"person_id": person_id, "question_id": question_id,
+                                   "asked_at": iso(now), "is_open": 1}, pk="person_id")
 
     def pending(self, person_id: str) -> dict | None:
         """The last question asked ({question_id, asked_at, is_open}), open or not."""
@@ -461,19 +462,13 @@ class Store:
                  json.dumps(list(missed)), source, daily_id, iso(now)])
             if review is not None:
                 new = review(self.review_state(person_id, question_id))
-                db.execute(
-                    "INSERT INTO reviews (person_id, question_id, state, step, stability, "
-                    "difficulty, due, last_review, reviews) VALUES "
-                    "(:person_id, :question_id, :state, :step, :stability, :difficulty, "
-                    ":due, :last_review, :reviews) "
-                    "ON CONFLICT (person_id, question_id) DO UPDATE SET state = excluded.state, "
-                    "step = excluded.step, stability = excluded.stability, "
-                    "difficulty = excluded.difficulty, due = excluded.due, "
-                    "last_review = excluded.last_review, reviews = excluded.reviews",
-                    {**new, "person_id": person_id, "question_id": question_id,
+                db["reviews"].upsert(
+                    {"person_id": person_id, "question_id": question_id,
+                     **{column: new[column] for column in REVIEW_FIELDS},
                      "due": iso(parse_time(new["due"])),
                      "last_review": (iso(parse_time(new["last_review"]))
-                                     if new.get("last_review") else None)})
+                                     if new.get("last_review") else None)},
+                    pk=("person_id", "question_id"))
             if close_pending:
                 db.execute("UPDATE pending SET is_open = 0 WHERE person_id = ? "
                            "AND question_id = ?", [person_id, question_id])
@@ -761,8 +756,7 @@ class Store:
         return row[0] if row else default
 
     def set_setting(self, key: str, value: str) -> None:
-        self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
+        self.db["settings"].upsert({"key": key, "value": value}, pk="key")
 
 
 def is_locked(exc: BaseException) -> bool:
