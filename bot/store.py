@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 SOURCES = ("cli", "dm", "daily")
 # The scheduler fields of a review row, stored as given (its two times go through `iso`).
 REVIEW_FIELDS = ("state", "step", "stability", "difficulty", "reviews")
+# What a job brings from Slack (take_job); an optional one it leaves out is NULL.
+JOB_FIELDS = ("event_id", "kind", "person_id", "user_id", "channel", "thread_ts", "ts",
+              "question_id", "answer")
 
 # Each migration brings the schema from version i to i + 1 (PRAGMA user_version). Append
 # new ones; never edit one that has shipped.
@@ -409,9 +412,8 @@ class Store:
     def ensure_person(self, person_id: str, display_name: str, tz: str,
                       now: datetime | None = None) -> None:
         """Create the person if unknown; an existing row is left as it is."""
-        self.db.execute(
-            "INSERT OR IGNORE INTO people (id, display_name, tz, created_at) VALUES (?, ?, ?, ?)",
-            [person_id, display_name, tz, _stamp(now)])
+        self.db["people"].insert({"id": person_id, "display_name": display_name, "tz": tz,
+                                  "created_at": _stamp(now)}, ignore=True)
 
     def person(self, person_id: str) -> dict | None:
         rows = list(self.db.query("SELECT * FROM people WHERE id = ?", [person_id]))
@@ -455,11 +457,11 @@ class Store:
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
         with self.write() as db:
-            cursor = db.execute(
-                "INSERT INTO attempts (person_id, question_id, answer, score, band, covered, "
-                "missed, source, daily_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [person_id, question_id, answer, int(score), band, json.dumps(list(covered)),
-                 json.dumps(list(missed)), source, daily_id, iso(now)])
+            attempt_id = db["attempts"].insert({
+                "person_id": person_id, "question_id": question_id, "answer": answer,
+                "score": int(score), "band": band, "covered": json.dumps(list(covered)),
+                "missed": json.dumps(list(missed)), "source": source, "daily_id": daily_id,
+                "created_at": iso(now)}).last_rowid
             if review is not None:
                 new = review(self.review_state(person_id, question_id))
                 db["reviews"].upsert(
@@ -473,8 +475,8 @@ class Store:
                 db.execute("UPDATE pending SET is_open = 0 WHERE person_id = ? "
                            "AND question_id = ?", [person_id, question_id])
             if then is not None:
-                then(cursor.lastrowid)
-            return cursor.lastrowid
+                then(attempt_id)
+            return attempt_id
 
     def review_states(self, person_id: str) -> list[dict]:
         return list(self.db.query(
@@ -629,12 +631,8 @@ class Store:
                     row = db.execute("SELECT done_at FROM jobs WHERE event_id = ?",
                                      [event_id]).fetchone()
                     return "unfinished" if row is not None and row[0] is None else "duplicate"
-            db.execute(
-                "INSERT INTO jobs (event_id, kind, person_id, user_id, channel, thread_ts, ts, "
-                "question_id, answer, created_at) VALUES (:event_id, :kind, :person_id, "
-                ":user_id, :channel, :thread_ts, :ts, :question_id, :answer, :created_at)",
-                {"event_id": None, "thread_ts": None, "ts": None, "question_id": None,
-                 **job, "created_at": iso(now)})
+            db["jobs"].insert({**{field: job.get(field) for field in JOB_FIELDS},
+                               "created_at": iso(now)})
             return "new"
 
     def open_jobs(self, limit: int = 500) -> list[dict]:
@@ -704,10 +702,9 @@ class Store:
     def _queue(self, db: Database, reply: dict, job_id: int | None,
                person_id: str | None) -> int:
         at = time.time()
-        return db.execute(
-            "INSERT INTO outbox (job_id, person_id, method, args, queued_at, next_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [job_id, person_id, reply["method"], json.dumps(reply["args"]), at, at]).lastrowid
+        return db["outbox"].insert({
+            "job_id": job_id, "person_id": person_id, "method": reply["method"],
+            "args": json.dumps(reply["args"]), "queued_at": at, "next_at": at}).last_rowid
 
     def due_replies(self, at: float, limit: int = 100, reply_id: int | None = None
                     ) -> list[dict]:
