@@ -19,12 +19,13 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError, Table
 
 BUSY_TIMEOUT_MS = 10_000
 # A write that still meets a lock after the busy timeout tries again, with growing pauses,
@@ -40,6 +41,8 @@ REVIEW_FIELDS = ("state", "step", "stability", "difficulty", "reviews")
 # What a job brings from Slack (take_job); an optional one it leaves out is NULL.
 JOB_FIELDS = ("event_id", "kind", "person_id", "user_id", "channel", "thread_ts", "ts",
               "question_id", "answer")
+REVIEW_COLUMNS = "question_id, state, step, stability, difficulty, due, last_review, reviews"
+UNDELIVERED = "delivered_at IS NULL AND failed_at IS NULL"  # an outbox row still to send
 
 # Each migration brings the schema from version i to i + 1 (PRAGMA user_version). Append
 # new ones; never edit one that has shipped.
@@ -416,15 +419,14 @@ class Store:
                                   "created_at": _stamp(now)}, ignore=True)
 
     def person(self, person_id: str) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM people WHERE id = ?", [person_id]))
-        return rows[0] if rows else None
+        return _get(self.db["people"], person_id)
 
     def set_exam(self, person_id: str, exam: str | None) -> None:
         self.db.execute("UPDATE people SET exam = ? WHERE id = ?", [exam, person_id])
 
     def display_names(self) -> dict[str, str]:
         return {r["id"]: r["display_name"]
-                for r in self.db.query("SELECT id, display_name FROM people")}
+                for r in self.db["people"].rows_where(select="id, display_name")}
 
     # the pending question --------------------------------------------------------------
     def set_pending(self, person_id: str, question_id: str, now: datetime) -> None:
@@ -433,10 +435,8 @@ class Store:
 
     def pending(self, person_id: str) -> dict | None:
         """The last question asked ({question_id, asked_at, is_open}), open or not."""
-        rows = list(self.db.query(
-            "SELECT question_id, asked_at, is_open FROM pending WHERE person_id = ?",
-            [person_id]))
-        return rows[0] if rows else None
+        return _first(self.db["pending"].rows_where(
+            "person_id = ?", [person_id], select="question_id, asked_at, is_open"))
 
     def close_pending(self, person_id: str) -> None:
         self.db.execute("UPDATE pending SET is_open = 0 WHERE person_id = ?", [person_id])
@@ -479,15 +479,13 @@ class Store:
             return attempt_id
 
     def review_states(self, person_id: str) -> list[dict]:
-        return list(self.db.query(
-            "SELECT question_id, state, step, stability, difficulty, due, last_review, reviews "
-            "FROM reviews WHERE person_id = ? ORDER BY due, question_id", [person_id]))
+        return list(self.db["reviews"].rows_where(
+            "person_id = ?", [person_id], select=REVIEW_COLUMNS, order_by="due, question_id"))
 
     def review_state(self, person_id: str, question_id: str) -> dict | None:
-        rows = list(self.db.query(
-            "SELECT question_id, state, step, stability, difficulty, due, last_review, reviews "
-            "FROM reviews WHERE person_id = ? AND question_id = ?", [person_id, question_id]))
-        return rows[0] if rows else None
+        return _first(self.db["reviews"].rows_where(
+            "person_id = ? AND question_id = ?", [person_id, question_id],
+            select=REVIEW_COLUMNS))
 
     def best_scores(self, person_id: str) -> dict[str, int]:
         return {r["question_id"]: r["best"] for r in self.db.query(
@@ -500,18 +498,18 @@ class Store:
         return row[0], row[1]
 
     def attempt_times(self, person_id: str) -> list[str]:
-        return [r["created_at"] for r in self.db.query(
-            "SELECT created_at FROM attempts WHERE person_id = ? ORDER BY created_at",
-            [person_id])]
+        return [r["created_at"] for r in self.db["attempts"].rows_where(
+            "person_id = ?", [person_id], select="created_at", order_by="created_at")]
 
     def scoring_rows(self, since: datetime | None = None,
                      until: datetime | None = None) -> list[dict]:
         """Attempts in [since, until) in the order they were made, for the leaderboard."""
         low = iso(since) if since else ""
         high = iso(until) if until else "9999"
-        return list(self.db.query(
-            "SELECT person_id, question_id, score, daily_id, created_at FROM attempts "
-            "WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id", [low, high]))
+        return list(self.db["attempts"].rows_where(
+            "created_at >= ? AND created_at < ?", [low, high],
+            select="person_id, question_id, score, daily_id, created_at",
+            order_by="created_at, id"))
 
     # privacy ---------------------------------------------------------------------------
     def export_person(self, person_id: str) -> dict | None:
@@ -567,25 +565,21 @@ class Store:
         return cursor.rowcount == 1
 
     def daily_by_ts(self, channel: str, ts: str) -> dict | None:
-        rows = list(self.db.query(
-            "SELECT * FROM daily_posts WHERE channel = ? AND ts = ?", [channel, ts]))
-        return rows[0] if rows else None
+        return _first(self.db["daily_posts"].rows_where("channel = ? AND ts = ?", [channel, ts]))
 
     def daily_by_day(self, channel: str, day: date) -> dict | None:
-        rows = list(self.db.query(
-            "SELECT * FROM daily_posts WHERE channel = ? AND day = ?", [channel, day.isoformat()]))
-        return rows[0] if rows else None
+        return _first(self.db["daily_posts"].rows_where(
+            "channel = ? AND day = ?", [channel, day.isoformat()]))
 
     def previous_daily(self, channel: str, before: date) -> dict | None:
-        rows = list(self.db.query(
-            "SELECT * FROM daily_posts WHERE channel = ? AND day < ? ORDER BY day DESC LIMIT 1",
-            [channel, before.isoformat()]))
-        return rows[0] if rows else None
+        return _first(self.db["daily_posts"].rows_where(
+            "channel = ? AND day < ?", [channel, before.isoformat()], order_by="day DESC",
+            limit=1))
 
     def recent_daily_questions(self, channel: str, limit: int) -> list[str]:
-        return [r["question_id"] for r in self.db.query(
-            "SELECT question_id FROM daily_posts WHERE channel = ? ORDER BY day DESC LIMIT ?",
-            [channel, limit])]
+        return [r["question_id"] for r in self.db["daily_posts"].rows_where(
+            "channel = ?", [channel], select="question_id", order_by="day DESC",
+            limit=int(limit))]
 
     def daily_attempts(self, daily_id: int) -> list[dict]:
         return list(self.db.query(
@@ -628,24 +622,24 @@ class Store:
                     "INSERT OR IGNORE INTO events (event_id, seen_at) VALUES (?, ?)",
                     [event_id, iso(now)]).rowcount == 1
                 if not fresh:
-                    row = db.execute("SELECT done_at FROM jobs WHERE event_id = ?",
-                                     [event_id]).fetchone()
-                    return "unfinished" if row is not None and row[0] is None else "duplicate"
+                    row = _first(db["jobs"].rows_where("event_id = ?", [event_id],
+                                                       select="done_at"))
+                    return ("unfinished" if row is not None and row["done_at"] is None
+                            else "duplicate")
             db["jobs"].insert({**{field: job.get(field) for field in JOB_FIELDS},
                                "created_at": iso(now)})
             return "new"
 
     def open_jobs(self, limit: int = 500) -> list[dict]:
         """Unfinished jobs, oldest first."""
-        return list(self.db.query("SELECT * FROM jobs WHERE done_at IS NULL ORDER BY id "
-                                  "LIMIT ?", [limit]))
+        return list(self.db["jobs"].rows_where("done_at IS NULL", order_by="id",
+                                               limit=int(limit)))
 
     def count_open_jobs(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM jobs WHERE done_at IS NULL").fetchone()[0]
+        return self.db["jobs"].count_where("done_at IS NULL")
 
     def job(self, job_id: int) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM jobs WHERE id = ?", [job_id]))
-        return rows[0] if rows else None
+        return _get(self.db["jobs"], job_id)
 
     def finish_job(self, job_id: int, replies: list[dict] = (), outcome: str = "done",
                    now: datetime | None = None) -> bool:
@@ -668,15 +662,15 @@ class Store:
 
     def _queue_for_job(self, db: Database, job_id: int, replies) -> None:
         """Queue a job's replies, addressed to the job's person, in the open transaction."""
-        person = db.execute("SELECT person_id FROM jobs WHERE id = ?", [job_id]).fetchone()
+        job = _get(db["jobs"], job_id)
         for reply in replies:
-            self._queue(db, reply, job_id, person[0] if person else None)
+            self._queue(db, reply, job_id, job["person_id"] if job else None)
 
     def job_tried(self, job_id: int) -> int:
         """Count one more failed run of a job; how many there have been."""
         with self.write() as db:
             db.execute("UPDATE jobs SET tries = tries + 1 WHERE id = ?", [job_id])
-            return db.execute("SELECT tries FROM jobs WHERE id = ?", [job_id]).fetchone()[0]
+            return db["jobs"].get(job_id)["tries"]
 
     def job_waiting(self, job_id: int, replies: list[dict] = (),
                     question_id: str | None = None) -> bool:
@@ -710,27 +704,24 @@ class Store:
                     ) -> list[dict]:
         """Undelivered replies due by `at` (epoch seconds), oldest first; args decoded.
         With `reply_id`, only that one."""
-        rows = list(self.db.query(
-            "SELECT * FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL "
-            "AND next_at <= ? AND (? IS NULL OR id = ?) ORDER BY id LIMIT ?",
-            [at, reply_id, reply_id, limit]))
+        rows = list(self.db["outbox"].rows_where(
+            f"{UNDELIVERED} AND next_at <= ? AND (? IS NULL OR id = ?)", [at, reply_id, reply_id],
+            order_by="id", limit=int(limit)))
         for row in rows:
             row["args"] = json.loads(row["args"])
         return rows
 
     def next_reply_at(self) -> float | None:
         """When the next undelivered reply is due (epoch seconds), or None."""
-        return self.db.execute("SELECT MIN(next_at) FROM outbox WHERE delivered_at IS NULL "
-                               "AND failed_at IS NULL").fetchone()[0]
+        return self.db.execute(f"SELECT MIN(next_at) FROM outbox WHERE {UNDELIVERED}"
+                               ).fetchone()[0]
 
     def count_undelivered(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL "
-                               "AND failed_at IS NULL").fetchone()[0]
+        return self.db["outbox"].count_where(UNDELIVERED)
 
     def due_reply(self, reply_id: int, at: float) -> dict | None:
         """The reply as it stands now if it is still undelivered and due by `at`, else None."""
-        rows = self.due_replies(at, reply_id=reply_id)
-        return rows[0] if rows else None
+        return _first(self.due_replies(at, reply_id=reply_id))
 
     def reply_delivered(self, reply_id: int) -> None:
         with self.write() as db:
@@ -749,8 +740,8 @@ class Store:
 
     # settings --------------------------------------------------------------------------
     def get_setting(self, key: str, default: str | None = None) -> str | None:
-        row = self.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
-        return row[0] if row else default
+        row = _get(self.db["settings"], key)
+        return row["value"] if row else default
 
     def set_setting(self, key: str, value: str) -> None:
         self.db["settings"].upsert({"key": key, "value": value}, pk="key")
@@ -764,6 +755,20 @@ def is_locked(exc: BaseException) -> bool:
 
 def _stamp(now: datetime | None) -> str:
     return iso(now if now is not None else datetime.now(UTC))
+
+
+def _get(table: Table, pk) -> dict | None:
+    """The row with this primary key, or None."""
+    try:
+        return table.get(pk)
+    except NotFoundError:
+        return None
+
+
+def _first(rows: Iterable[dict]) -> dict | None:
+    """The first row a lookup found, or None; reads them all, so no statement stays open."""
+    found = list(rows)
+    return found[0] if found else None
 
 
 def _filename(db: Database) -> str:
