@@ -6,6 +6,12 @@ keys on. Writes that touch more than one row run in one `BEGIN IMMEDIATE` transa
 write lock is taken up front, so two writers queue on the busy timeout instead of failing
 when a read transaction tries to upgrade.
 
+Rows are written and read with sqlite-utils' table methods (`insert`, `upsert`, `get`,
+`rows_where`, `count_where`, `delete_where`): inside an open transaction they run in a savepoint
+of it, outside one they commit on their own. SQL is written out where it says more: joins and
+aggregates, and the conditional writes whose rowcount is the answer (a claim, a first delivery,
+a job finished once).
+
 Times are stored as UTC ISO-8601 text with microseconds, so they sort as they compare.
 The store knows rows, not the domain: the coach turns rows into its dataclasses.
 """
@@ -534,7 +540,7 @@ class Store:
         Then copy the WAL into the database and truncate it: until a checkpoint, the old
         pages (with the person's answers) stay readable in the -wal file."""
         with self.write() as db:
-            gone = 0
+            gone = 0  # counted from each DELETE's rowcount (delete_where does not return it)
             for table in ("attempts", "reviews", "pending", "jobs", "outbox"):
                 gone += db.execute(f"DELETE FROM {table} WHERE person_id = ?",
                                    [person_id]).rowcount
@@ -593,7 +599,7 @@ class Store:
         """Record an event id; True only the first time (the insert is the atomic check)."""
         with self.write() as db:
             if forget_before is not None:
-                db.execute("DELETE FROM events WHERE seen_at < ?", [iso(forget_before)])
+                db["events"].delete_where("seen_at < ?", [iso(forget_before)])
             cursor = db.execute("INSERT OR IGNORE INTO events (event_id, seen_at) VALUES (?, ?)",
                                 [event_id, iso(now)])
             return cursor.rowcount == 1
@@ -610,14 +616,13 @@ class Store:
             if forget_before is not None:
                 # Finished work is kept as long as event ids are (a retry is told apart by
                 # it), then goes: the answer text lives on in the attempt, if anywhere.
-                db.execute("DELETE FROM jobs WHERE created_at < ? AND done_at IS NOT NULL",
-                           [iso(forget_before)])
-                db.execute("DELETE FROM outbox WHERE queued_at < ? AND (delivered_at IS NOT "
-                           "NULL OR failed_at IS NOT NULL)",
-                           [time.time() - (now - forget_before).total_seconds()])
+                db["jobs"].delete_where("created_at < ? AND done_at IS NOT NULL",
+                                        [iso(forget_before)])
+                db["outbox"].delete_where(f"queued_at < ? AND NOT ({UNDELIVERED})",
+                                          [time.time() - (now - forget_before).total_seconds()])
             if event_id:
                 if forget_before is not None:
-                    db.execute("DELETE FROM events WHERE seen_at < ?", [iso(forget_before)])
+                    db["events"].delete_where("seen_at < ?", [iso(forget_before)])
                 fresh = db.execute(
                     "INSERT OR IGNORE INTO events (event_id, seen_at) VALUES (?, ?)",
                     [event_id, iso(now)]).rowcount == 1
