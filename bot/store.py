@@ -42,12 +42,13 @@ LOCK_PAUSE_MAX_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
 SOURCES = ("cli", "dm", "daily")
-# The scheduler fields of a review row, stored as given (its two times go through `iso`).
+# A review as the coach reads it back (ReviewState.from_dict), and the scheduler fields it
+# hands in, stored as given (its two times go through `iso`).
+REVIEW_COLUMNS = "question_id, state, step, stability, difficulty, due, last_review, reviews"
 REVIEW_FIELDS = ("state", "step", "stability", "difficulty", "reviews")
 # What a job brings from Slack (take_job); an optional one it leaves out is NULL.
 JOB_FIELDS = ("event_id", "kind", "person_id", "user_id", "channel", "thread_ts", "ts",
               "question_id", "answer")
-REVIEW_COLUMNS = "question_id, state, step, stability, difficulty, due, last_review, reviews"
 UNDELIVERED = "delivered_at IS NULL AND failed_at IS NULL"  # an outbox row still to send
 
 # Each migration brings the schema from version i to i + 1 (PRAGMA user_version). Append
@@ -762,7 +763,7 @@ def _stamp(now: datetime | None) -> str:
     return iso(now if now is not None else datetime.now(UTC))
 
 
-def _get(table: Table, pk) -> dict | None:
+def _get(table: Table, pk: str | int) -> dict | None:
     """The row with this primary key, or None."""
     try:
         return table.get(pk)
