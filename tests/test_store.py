@@ -37,11 +37,14 @@ def test_connections_use_wal_a_busy_timeout_and_foreign_keys(store):
     assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1
 
 
-def test_a_store_on_an_in_memory_database_round_trips_attempts_progress_and_the_board():
-    db = Database(memory=True)
+@pytest.mark.parametrize("where", ["memory", "file"])
+def test_a_store_on_a_database_round_trips_attempts_progress_and_the_board(where, tmp_path):
+    db = Database(memory=True) if where == "memory" else Database(tmp_path / "given.db")
     store = Store(db)
     assert store.db is db and store.version == len(MIGRATIONS)
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    assert db.journal_mode == ("memory" if where == "memory" else "wal")
     for person in ("local:ada", "local:bob"):
         store.upsert_person(person, person[6:].title(), "UTC", NOW)
     store.set_pending("local:ada", "q1", NOW)
@@ -59,7 +62,7 @@ def test_a_store_on_an_in_memory_database_round_trips_attempts_progress_and_the_
     board = standings(store.scoring_rows(NOW, NOW + timedelta(days=1)))
     names = store.display_names()
     assert [(names[s.person_id], s.points) for s in board] == [("Ada", 80), ("Bob", 60)]
-    assert db["attempts"].count == 3  # in the Database handed in, not in a file
+    assert db["attempts"].count == 3  # in the Database handed in
     assert store.delete_person("local:ada") == 2 + 1 + 1 + 1  # attempts, review, pending, person
     store.close()  # the Database stays the caller's: still open
     assert db["attempts"].count == 1
