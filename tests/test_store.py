@@ -303,6 +303,15 @@ def test_a_job_is_taken_once_and_a_retry_of_its_event_is_told_apart(store):
     assert store.db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 1
 
 
+def test_a_job_that_cannot_be_written_leaves_its_event_id_unseen(store):
+    # The event id and the job commit together: were the id kept alone, Slack's retry would be
+    # dropped as a duplicate and the answer lost.
+    with pytest.raises(sqlite3.IntegrityError):
+        store.take_job({**job(), "answer": None}, NOW)
+    assert store.db["events"].count == 0 and store.count_open_jobs() == 0
+    assert store.take_job(job(), NOW) == "new"
+
+
 def test_a_job_finishes_once_and_queues_its_replies_once(store):
     store.take_job(job(), NOW)
     job_id = store.open_jobs()[0]["id"]
