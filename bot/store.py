@@ -594,17 +594,6 @@ class Store:
             "JOIN people p ON p.id = a.person_id WHERE a.daily_id = ? "
             "ORDER BY a.created_at, a.id", [daily_id]))
 
-    # Slack bookkeeping -----------------------------------------------------------------
-    def first_delivery(self, event_id: str, now: datetime,
-                       forget_before: datetime | None = None) -> bool:
-        """Record an event id; True only the first time (the insert is the atomic check)."""
-        with self.write() as db:
-            if forget_before is not None:
-                db["events"].delete_where("seen_at < ?", [iso(forget_before)])
-            cursor = db.execute("INSERT OR IGNORE INTO events (event_id, seen_at) VALUES (?, ?)",
-                                [event_id, iso(now)])
-            return cursor.rowcount == 1
-
     # durable jobs ----------------------------------------------------------------------
     def take_job(self, job: dict, now: datetime, forget_before: datetime | None = None) -> str:
         """Record a Slack event and its job in one transaction, before the ack.

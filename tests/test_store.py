@@ -165,16 +165,17 @@ def test_two_stores_racing_for_the_daily_post_get_one_claim(tmp_path):
         s.close()
 
 
-def test_an_event_id_is_first_delivered_once(store):
-    assert store.first_delivery("Ev1", NOW) is True
-    assert store.first_delivery("Ev1", NOW + timedelta(seconds=5)) is False
-    assert store.first_delivery("Ev2", NOW) is True
+def test_an_event_id_is_taken_once(store):
+    assert store.take_job(job("Ev1"), NOW) == "new"
+    store.finish_job(store.open_jobs()[0]["id"], [])
+    assert store.take_job(job("Ev1"), NOW + timedelta(seconds=5)) == "duplicate"
+    assert store.take_job(job("Ev2"), NOW) == "new"
 
 
 def test_old_event_ids_are_forgotten(store):
-    store.first_delivery("Ev1", NOW)
+    store.take_job(job("Ev1"), NOW)
     later = NOW + timedelta(days=3)
-    assert store.first_delivery("Ev2", later, forget_before=later - timedelta(days=2)) is True
+    assert store.take_job(job("Ev2"), later, forget_before=later - timedelta(days=2)) == "new"
     assert store.db.execute("SELECT event_id FROM events").fetchall() == [("Ev2",)]
 
 
