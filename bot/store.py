@@ -6,6 +6,12 @@ keys on. Writes that touch more than one row run in one `BEGIN IMMEDIATE` transa
 write lock is taken up front, so two writers queue on the busy timeout instead of failing
 when a read transaction tries to upgrade.
 
+Rows are written and read with sqlite-utils' table methods (`insert`, `upsert`, `get`,
+`rows_where`, `count_where`, `delete_where`): inside an open transaction they run in a savepoint
+of it, outside one they commit on their own. SQL is written out where it says more: joins and
+aggregates, and the conditional writes whose rowcount is the answer (a claim, a first delivery,
+a job finished once).
+
 Times are stored as UTC ISO-8601 text with microseconds, so they sort as they compare.
 The store knows rows, not the domain: the coach turns rows into its dataclasses.
 """
@@ -19,12 +25,13 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError, Table
 
 BUSY_TIMEOUT_MS = 10_000
 # A write that still meets a lock after the busy timeout tries again, with growing pauses,
@@ -35,6 +42,14 @@ LOCK_PAUSE_MAX_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
 SOURCES = ("cli", "dm", "daily")
+# A review as the coach reads it back (ReviewState.from_dict), and the scheduler fields it
+# hands in, stored as given (its two times go through `iso`).
+REVIEW_COLUMNS = "question_id, state, step, stability, difficulty, due, last_review, reviews"
+REVIEW_FIELDS = ("state", "step", "stability", "difficulty", "reviews")
+# What a job brings from Slack (take_job); an optional one it leaves out is NULL.
+JOB_FIELDS = ("event_id", "kind", "person_id", "user_id", "channel", "thread_ts", "ts",
+              "question_id", "answer")
+UNDELIVERED = "delivered_at IS NULL AND failed_at IS NULL"  # an outbox row still to send
 
 # Each migration brings the schema from version i to i + 1 (PRAGMA user_version). Append
 # new ones; never edit one that has shipped.
@@ -289,16 +304,25 @@ def parse_time(text: str) -> datetime:
 
 
 class Store:
-    """The project's database. Safe to share between threads (each gets a connection of its
-    own, so ":memory:" is one database per thread: use a file wherever threads are involved)."""
+    """The project's database. Built from a path, it is safe to share between threads (each
+    gets a connection of its own, so ":memory:" is one database per thread: use a file wherever
+    threads are involved)."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-                 lock_wait: float = LOCK_WAIT_SECONDS):
-        self.path = str(path)
+    def __init__(self, database: str | Path | Database, *,
+                 busy_timeout_ms: int = BUSY_TIMEOUT_MS, lock_wait: float = LOCK_WAIT_SECONDS):
+        """`database` is a file path (the server's) or an open sqlite-utils `Database`
+        (`Database(memory=True)` in tests). A Database is the store's one connection, for the
+        thread that made it, and stays the caller's to close; it gets the same settings."""
         self.busy_timeout_ms = busy_timeout_ms
         self.lock_wait = lock_wait
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._given = database if isinstance(database, Database) else None
+        if self._given is not None:
+            self.path = _filename(self._given)
+            self._configure(self._given)
+        else:
+            self.path = str(database)
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -307,22 +331,27 @@ class Store:
     # connections and transactions ------------------------------------------------------
     @property
     def db(self) -> Database:
-        """This thread's connection."""
+        """This thread's connection (the Database given, when there is one)."""
+        if self._given is not None:
+            return self._given
         db = getattr(self._local, "db", None)
         if db is None:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000)
             db = Database(conn)
-            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            db.execute("PRAGMA foreign_keys = ON")
-            # Deleted rows are overwritten with zeros rather than left in free space, so text a
-            # person asked us to forget cannot be read back out of the file.
-            db.execute("PRAGMA secure_delete = ON")
-            if self.path != ":memory:":
-                db.enable_wal()
+            self._configure(db)
             self._local.db = db
             with self._lock:
                 self._connections.append(conn)
         return db
+
+    def _configure(self, db: Database) -> None:
+        db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        db.execute("PRAGMA foreign_keys = ON")
+        # Deleted rows are overwritten with zeros rather than left in free space, so text a
+        # person asked us to forget cannot be read back out of the file.
+        db.execute("PRAGMA secure_delete = ON")
+        if self.path != ":memory:":
+            db.enable_wal()
 
     @contextmanager
     def write(self) -> Iterator[Database]:
@@ -384,6 +413,7 @@ class Store:
     def upsert_person(self, person_id: str, display_name: str, tz: str,
                       now: datetime | None = None) -> None:
         """Create or update a person; `created_at` is bookkeeping, so the store may stamp it."""
+        # Not `upsert`: it would overwrite created_at, which an update keeps.
         self.db.execute(
             "INSERT INTO people (id, display_name, tz, created_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, "
@@ -392,34 +422,28 @@ class Store:
     def ensure_person(self, person_id: str, display_name: str, tz: str,
                       now: datetime | None = None) -> None:
         """Create the person if unknown; an existing row is left as it is."""
-        self.db.execute(
-            "INSERT OR IGNORE INTO people (id, display_name, tz, created_at) VALUES (?, ?, ?, ?)",
-            [person_id, display_name, tz, _stamp(now)])
+        self.db["people"].insert({"id": person_id, "display_name": display_name, "tz": tz,
+                                  "created_at": _stamp(now)}, ignore=True)
 
     def person(self, person_id: str) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM people WHERE id = ?", [person_id]))
-        return rows[0] if rows else None
+        return _get(self.db["people"], person_id)
 
     def set_exam(self, person_id: str, exam: str | None) -> None:
         self.db.execute("UPDATE people SET exam = ? WHERE id = ?", [exam, person_id])
 
     def display_names(self) -> dict[str, str]:
         return {r["id"]: r["display_name"]
-                for r in self.db.query("SELECT id, display_name FROM people")}
+                for r in self.db["people"].rows_where(select="id, display_name")}
 
     # the pending question --------------------------------------------------------------
     def set_pending(self, person_id: str, question_id: str, now: datetime) -> None:
-        self.db.execute(
-            "INSERT INTO pending (person_id, question_id, asked_at, is_open) VALUES (?, ?, ?, 1) "
-            "ON CONFLICT (person_id) DO UPDATE SET question_id = excluded.question_id, "
-            "asked_at = excluded.asked_at, is_open = 1", [person_id, question_id, iso(now)])
+        self.db["pending"].upsert({"person_id": person_id, "question_id": question_id,
+                                   "asked_at": iso(now), "is_open": 1}, pk="person_id")
 
     def pending(self, person_id: str) -> dict | None:
         """The last question asked ({question_id, asked_at, is_open}), open or not."""
-        rows = list(self.db.query(
-            "SELECT question_id, asked_at, is_open FROM pending WHERE person_id = ?",
-            [person_id]))
-        return rows[0] if rows else None
+        return _first(self.db["pending"].rows_where(
+            "person_id = ?", [person_id], select="question_id, asked_at, is_open"))
 
     def close_pending(self, person_id: str) -> None:
         self.db.execute("UPDATE pending SET is_open = 0 WHERE person_id = ?", [person_id])
@@ -440,43 +464,35 @@ class Store:
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
         with self.write() as db:
-            cursor = db.execute(
-                "INSERT INTO attempts (person_id, question_id, answer, score, band, covered, "
-                "missed, source, daily_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [person_id, question_id, answer, int(score), band, json.dumps(list(covered)),
-                 json.dumps(list(missed)), source, daily_id, iso(now)])
+            attempt_id = db["attempts"].insert({
+                "person_id": person_id, "question_id": question_id, "answer": answer,
+                "score": int(score), "band": band, "covered": json.dumps(list(covered)),
+                "missed": json.dumps(list(missed)), "source": source, "daily_id": daily_id,
+                "created_at": iso(now)}).last_rowid
             if review is not None:
                 new = review(self.review_state(person_id, question_id))
-                db.execute(
-                    "INSERT INTO reviews (person_id, question_id, state, step, stability, "
-                    "difficulty, due, last_review, reviews) VALUES "
-                    "(:person_id, :question_id, :state, :step, :stability, :difficulty, "
-                    ":due, :last_review, :reviews) "
-                    "ON CONFLICT (person_id, question_id) DO UPDATE SET state = excluded.state, "
-                    "step = excluded.step, stability = excluded.stability, "
-                    "difficulty = excluded.difficulty, due = excluded.due, "
-                    "last_review = excluded.last_review, reviews = excluded.reviews",
-                    {**new, "person_id": person_id, "question_id": question_id,
+                db["reviews"].upsert(
+                    {"person_id": person_id, "question_id": question_id,
+                     **{column: new[column] for column in REVIEW_FIELDS},
                      "due": iso(parse_time(new["due"])),
                      "last_review": (iso(parse_time(new["last_review"]))
-                                     if new.get("last_review") else None)})
+                                     if new.get("last_review") else None)},
+                    pk=("person_id", "question_id"))
             if close_pending:
                 db.execute("UPDATE pending SET is_open = 0 WHERE person_id = ? "
                            "AND question_id = ?", [person_id, question_id])
             if then is not None:
-                then(cursor.lastrowid)
-            return cursor.lastrowid
+                then(attempt_id)
+            return attempt_id
 
     def review_states(self, person_id: str) -> list[dict]:
-        return list(self.db.query(
-            "SELECT question_id, state, step, stability, difficulty, due, last_review, reviews "
-            "FROM reviews WHERE person_id = ? ORDER BY due, question_id", [person_id]))
+        return list(self.db["reviews"].rows_where(
+            "person_id = ?", [person_id], select=REVIEW_COLUMNS, order_by="due, question_id"))
 
     def review_state(self, person_id: str, question_id: str) -> dict | None:
-        rows = list(self.db.query(
-            "SELECT question_id, state, step, stability, difficulty, due, last_review, reviews "
-            "FROM reviews WHERE person_id = ? AND question_id = ?", [person_id, question_id]))
-        return rows[0] if rows else None
+        return _first(self.db["reviews"].rows_where(
+            "person_id = ? AND question_id = ?", [person_id, question_id],
+            select=REVIEW_COLUMNS))
 
     def best_scores(self, person_id: str) -> dict[str, int]:
         return {r["question_id"]: r["best"] for r in self.db.query(
@@ -489,18 +505,18 @@ class Store:
         return row[0], row[1]
 
     def attempt_times(self, person_id: str) -> list[str]:
-        return [r["created_at"] for r in self.db.query(
-            "SELECT created_at FROM attempts WHERE person_id = ? ORDER BY created_at",
-            [person_id])]
+        return [r["created_at"] for r in self.db["attempts"].rows_where(
+            "person_id = ?", [person_id], select="created_at", order_by="created_at")]
 
     def scoring_rows(self, since: datetime | None = None,
                      until: datetime | None = None) -> list[dict]:
         """Attempts in [since, until) in the order they were made, for the leaderboard."""
         low = iso(since) if since else ""
         high = iso(until) if until else "9999"
-        return list(self.db.query(
-            "SELECT person_id, question_id, score, daily_id, created_at FROM attempts "
-            "WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id", [low, high]))
+        return list(self.db["attempts"].rows_where(
+            "created_at >= ? AND created_at < ?", [low, high],
+            select="person_id, question_id, score, daily_id, created_at",
+            order_by="created_at, id"))
 
     # privacy ---------------------------------------------------------------------------
     def export_person(self, person_id: str) -> dict | None:
@@ -525,7 +541,7 @@ class Store:
         Then copy the WAL into the database and truncate it: until a checkpoint, the old
         pages (with the person's answers) stay readable in the -wal file."""
         with self.write() as db:
-            gone = 0
+            gone = 0  # counted from each DELETE's rowcount (delete_where does not return it)
             for table in ("attempts", "reviews", "pending", "jobs", "outbox"):
                 gone += db.execute(f"DELETE FROM {table} WHERE person_id = ?",
                                    [person_id]).rowcount
@@ -556,42 +572,27 @@ class Store:
         return cursor.rowcount == 1
 
     def daily_by_ts(self, channel: str, ts: str) -> dict | None:
-        rows = list(self.db.query(
-            "SELECT * FROM daily_posts WHERE channel = ? AND ts = ?", [channel, ts]))
-        return rows[0] if rows else None
+        return _first(self.db["daily_posts"].rows_where("channel = ? AND ts = ?", [channel, ts]))
 
     def daily_by_day(self, channel: str, day: date) -> dict | None:
-        rows = list(self.db.query(
-            "SELECT * FROM daily_posts WHERE channel = ? AND day = ?", [channel, day.isoformat()]))
-        return rows[0] if rows else None
+        return _first(self.db["daily_posts"].rows_where(
+            "channel = ? AND day = ?", [channel, day.isoformat()]))
 
     def previous_daily(self, channel: str, before: date) -> dict | None:
-        rows = list(self.db.query(
-            "SELECT * FROM daily_posts WHERE channel = ? AND day < ? ORDER BY day DESC LIMIT 1",
-            [channel, before.isoformat()]))
-        return rows[0] if rows else None
+        return _first(self.db["daily_posts"].rows_where(
+            "channel = ? AND day < ?", [channel, before.isoformat()], order_by="day DESC",
+            limit=1))
 
     def recent_daily_questions(self, channel: str, limit: int) -> list[str]:
-        return [r["question_id"] for r in self.db.query(
-            "SELECT question_id FROM daily_posts WHERE channel = ? ORDER BY day DESC LIMIT ?",
-            [channel, limit])]
+        return [r["question_id"] for r in self.db["daily_posts"].rows_where(
+            "channel = ?", [channel], select="question_id", order_by="day DESC",
+            limit=int(limit))]
 
     def daily_attempts(self, daily_id: int) -> list[dict]:
         return list(self.db.query(
             "SELECT a.person_id, p.display_name, a.score, a.created_at FROM attempts a "
             "JOIN people p ON p.id = a.person_id WHERE a.daily_id = ? "
             "ORDER BY a.created_at, a.id", [daily_id]))
-
-    # Slack bookkeeping -----------------------------------------------------------------
-    def first_delivery(self, event_id: str, now: datetime,
-                       forget_before: datetime | None = None) -> bool:
-        """Record an event id; True only the first time (the insert is the atomic check)."""
-        with self.write() as db:
-            if forget_before is not None:
-                db.execute("DELETE FROM events WHERE seen_at < ?", [iso(forget_before)])
-            cursor = db.execute("INSERT OR IGNORE INTO events (event_id, seen_at) VALUES (?, ?)",
-                                [event_id, iso(now)])
-            return cursor.rowcount == 1
 
     # durable jobs ----------------------------------------------------------------------
     def take_job(self, job: dict, now: datetime, forget_before: datetime | None = None) -> str:
@@ -605,40 +606,35 @@ class Store:
             if forget_before is not None:
                 # Finished work is kept as long as event ids are (a retry is told apart by
                 # it), then goes: the answer text lives on in the attempt, if anywhere.
-                db.execute("DELETE FROM jobs WHERE created_at < ? AND done_at IS NOT NULL",
-                           [iso(forget_before)])
-                db.execute("DELETE FROM outbox WHERE queued_at < ? AND (delivered_at IS NOT "
-                           "NULL OR failed_at IS NOT NULL)",
-                           [time.time() - (now - forget_before).total_seconds()])
+                db["jobs"].delete_where("created_at < ? AND done_at IS NOT NULL",
+                                        [iso(forget_before)])
+                db["outbox"].delete_where(f"queued_at < ? AND NOT ({UNDELIVERED})",
+                                          [time.time() - (now - forget_before).total_seconds()])
             if event_id:
                 if forget_before is not None:
-                    db.execute("DELETE FROM events WHERE seen_at < ?", [iso(forget_before)])
+                    db["events"].delete_where("seen_at < ?", [iso(forget_before)])
                 fresh = db.execute(
                     "INSERT OR IGNORE INTO events (event_id, seen_at) VALUES (?, ?)",
                     [event_id, iso(now)]).rowcount == 1
                 if not fresh:
-                    row = db.execute("SELECT done_at FROM jobs WHERE event_id = ?",
-                                     [event_id]).fetchone()
-                    return "unfinished" if row is not None and row[0] is None else "duplicate"
-            db.execute(
-                "INSERT INTO jobs (event_id, kind, person_id, user_id, channel, thread_ts, ts, "
-                "question_id, answer, created_at) VALUES (:event_id, :kind, :person_id, "
-                ":user_id, :channel, :thread_ts, :ts, :question_id, :answer, :created_at)",
-                {"event_id": None, "thread_ts": None, "ts": None, "question_id": None,
-                 **job, "created_at": iso(now)})
+                    row = _first(db["jobs"].rows_where("event_id = ?", [event_id],
+                                                       select="done_at"))
+                    return ("unfinished" if row is not None and row["done_at"] is None
+                            else "duplicate")
+            db["jobs"].insert({**{field: job.get(field) for field in JOB_FIELDS},
+                               "created_at": iso(now)})
             return "new"
 
     def open_jobs(self, limit: int = 500) -> list[dict]:
         """Unfinished jobs, oldest first."""
-        return list(self.db.query("SELECT * FROM jobs WHERE done_at IS NULL ORDER BY id "
-                                  "LIMIT ?", [limit]))
+        return list(self.db["jobs"].rows_where("done_at IS NULL", order_by="id",
+                                               limit=int(limit)))
 
     def count_open_jobs(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM jobs WHERE done_at IS NULL").fetchone()[0]
+        return self.db["jobs"].count_where("done_at IS NULL")
 
     def job(self, job_id: int) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM jobs WHERE id = ?", [job_id]))
-        return rows[0] if rows else None
+        return _get(self.db["jobs"], job_id)
 
     def finish_job(self, job_id: int, replies: list[dict] = (), outcome: str = "done",
                    now: datetime | None = None) -> bool:
@@ -661,15 +657,15 @@ class Store:
 
     def _queue_for_job(self, db: Database, job_id: int, replies) -> None:
         """Queue a job's replies, addressed to the job's person, in the open transaction."""
-        person = db.execute("SELECT person_id FROM jobs WHERE id = ?", [job_id]).fetchone()
+        job = _get(db["jobs"], job_id)
         for reply in replies:
-            self._queue(db, reply, job_id, person[0] if person else None)
+            self._queue(db, reply, job_id, job["person_id"] if job else None)
 
     def job_tried(self, job_id: int) -> int:
         """Count one more failed run of a job; how many there have been."""
         with self.write() as db:
             db.execute("UPDATE jobs SET tries = tries + 1 WHERE id = ?", [job_id])
-            return db.execute("SELECT tries FROM jobs WHERE id = ?", [job_id]).fetchone()[0]
+            return db["jobs"].get(job_id)["tries"]
 
     def job_waiting(self, job_id: int, replies: list[dict] = (),
                     question_id: str | None = None) -> bool:
@@ -695,33 +691,32 @@ class Store:
     def _queue(self, db: Database, reply: dict, job_id: int | None,
                person_id: str | None) -> int:
         at = time.time()
-        return db.execute(
-            "INSERT INTO outbox (job_id, person_id, method, args, queued_at, next_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [job_id, person_id, reply["method"], json.dumps(reply["args"]), at, at]).lastrowid
+        return db["outbox"].insert({
+            "job_id": job_id, "person_id": person_id, "method": reply["method"],
+            "args": json.dumps(reply["args"]), "queued_at": at, "next_at": at}).last_rowid
 
-    def due_replies(self, at: float, limit: int = 100) -> list[dict]:
-        """Undelivered replies due by `at` (epoch seconds), oldest first; args decoded."""
-        rows = list(self.db.query(
-            "SELECT * FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL "
-            "AND next_at <= ? ORDER BY id LIMIT ?", [at, limit]))
+    def due_replies(self, at: float, limit: int = 100, reply_id: int | None = None
+                    ) -> list[dict]:
+        """Undelivered replies due by `at` (epoch seconds), oldest first; args decoded.
+        With `reply_id`, only that one."""
+        rows = list(self.db["outbox"].rows_where(
+            f"{UNDELIVERED} AND next_at <= ? AND (? IS NULL OR id = ?)", [at, reply_id, reply_id],
+            order_by="id", limit=int(limit)))
         for row in rows:
             row["args"] = json.loads(row["args"])
         return rows
 
     def next_reply_at(self) -> float | None:
         """When the next undelivered reply is due (epoch seconds), or None."""
-        return self.db.execute("SELECT MIN(next_at) FROM outbox WHERE delivered_at IS NULL "
-                               "AND failed_at IS NULL").fetchone()[0]
+        return self.db.execute(f"SELECT MIN(next_at) FROM outbox WHERE {UNDELIVERED}"
+                               ).fetchone()[0]
 
     def count_undelivered(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL "
-                               "AND failed_at IS NULL").fetchone()[0]
+        return self.db["outbox"].count_where(UNDELIVERED)
 
-    def reply_undelivered(self, reply_id: int) -> bool:
-        """True while the reply is neither delivered nor given up."""
-        return self.db.execute("SELECT 1 FROM outbox WHERE id = ? AND delivered_at IS NULL "
-                               "AND failed_at IS NULL", [reply_id]).fetchone() is not None
+    def due_reply(self, reply_id: int, at: float) -> dict | None:
+        """The reply as it stands now if it is still undelivered and due by `at`, else None."""
+        return _first(self.due_replies(at, reply_id=reply_id))
 
     def reply_delivered(self, reply_id: int) -> None:
         with self.write() as db:
@@ -740,12 +735,11 @@ class Store:
 
     # settings --------------------------------------------------------------------------
     def get_setting(self, key: str, default: str | None = None) -> str | None:
-        row = self.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
-        return row[0] if row else default
+        row = _get(self.db["settings"], key)
+        return row["value"] if row else default
 
     def set_setting(self, key: str, value: str) -> None:
-        self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
+        self.db["settings"].upsert({"key": key, "value": value}, pk="key")
 
 
 def is_locked(exc: BaseException) -> bool:
@@ -756,6 +750,28 @@ def is_locked(exc: BaseException) -> bool:
 
 def _stamp(now: datetime | None) -> str:
     return iso(now if now is not None else datetime.now(UTC))
+
+
+def _get(table: Table, pk: str | int) -> dict | None:
+    """The row with this primary key, or None."""
+    try:
+        return table.get(pk)
+    except NotFoundError:
+        return None
+
+
+def _first(rows: Iterable[dict]) -> dict | None:
+    """The first row a lookup found, or None; reads them all, so no statement stays open."""
+    found = list(rows)
+    return found[0] if found else None
+
+
+def _filename(db: Database) -> str:
+    """The file behind a Database's main schema, or ":memory:"."""
+    for _, name, file in db.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return file or ":memory:"
+    return ":memory:"
 
 
 def _statements(script: str) -> list[str]:

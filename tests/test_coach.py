@@ -11,7 +11,6 @@ from bot.core.coach import (
     CoachError,
     NoPendingQuestion,
     NoQuestionsLeft,
-    NotADailyThread,
     UnknownPerson,
     UnknownQuestion,
 )
@@ -265,19 +264,6 @@ def test_forget_deletes_every_row_and_leaves_others(make_coach, store):
         rows = store.db.execute(f"SELECT COUNT(*) FROM {table} WHERE {column} = ?",
                                 [ADA]).fetchone()
         assert rows == (0,), table
-
-
-# --- the daily channel question ---------------------------------------------------------
-
-def test_a_reply_outside_a_daily_thread_is_a_named_error(make_coach):
-    with pytest.raises(NotADailyThread):
-        make_coach().answer_daily(ADA, "C1", "123.456", "90", NOW)
-
-
-def test_a_retried_event_is_recognised(make_coach):
-    coach = make_coach()
-    assert coach.first_delivery("Ev123", NOW)
-    assert not coach.first_delivery("Ev123", NOW + timedelta(seconds=30))
 
 
 # --- people and the model's readiness ----------------------------------------------------

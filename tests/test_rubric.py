@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bot.core import grade as g
 from bot.core import rubric
 from bot.core.rubric import RANGES, PointVerdicts, Thresholds
+from bot.core.scoring import rubric_verdict
 
 
 @pytest.mark.parametrize("made, total, contradicted, grade", [
@@ -101,3 +103,17 @@ def test_contradiction_must_outweigh_entailment_by_the_fitted_share():
     verdicts = PointVerdicts(entail=np.array([0.8, 0.2]), contradict=np.array([0.6, 0.6]))
     assert verdicts.contradicted(Thresholds(contradicted=0.5, contra_vs_entail=1.0)) == [1]
     assert verdicts.contradicted(Thresholds(contradicted=0.5, contra_vs_entail=0.5)) == [0, 1]
+
+
+@pytest.mark.parametrize("tiny, too_short, flag, grade_band", [
+    (True, True, g.TOO_SHORT, g.WEAK),  # "Use spot instances.": too short though it names a point
+    (False, True, None, g.PARTIAL),  # short for the question, but it makes a point
+    (False, False, None, g.PARTIAL),
+])
+def test_a_few_words_are_too_short_whatever_point_they_name(tiny, too_short, flag, grade_band):
+    verdicts = PointVerdicts(entail=np.array([0.9, 0.1, 0.1]), contradict=np.zeros(3))
+    evidence = rubric.Evidence(sim_this=0.8, sim_elsewhere=0.2, verdicts=verdicts,
+                               too_short=too_short, tiny=tiny)
+    result = rubric_verdict(evidence, ("a", "b", "c"), Thresholds())
+    assert (result.flag, result.band) == (flag, grade_band)
+    assert result.covered == (() if tiny else ("a",))

@@ -9,7 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
+from bot.core.leaderboard import standings
 from bot.store import MIGRATIONS, Store
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -33,6 +35,37 @@ def test_connections_use_wal_a_busy_timeout_and_foreign_keys(store):
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     # Set on every connection: builds differ in their default (Debian's is on, others off).
     assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("where", ["memory", "file"])
+def test_a_store_on_a_database_round_trips_attempts_progress_and_the_board(where, tmp_path):
+    db = Database(memory=True) if where == "memory" else Database(tmp_path / "given.db")
+    store = Store(db)
+    assert store.db is db and store.version == len(MIGRATIONS)
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    assert db.journal_mode == ("memory" if where == "memory" else "wal")
+    for person in ("local:ada", "local:bob"):
+        store.upsert_person(person, person[6:].title(), "UTC", NOW)
+    store.set_pending("local:ada", "q1", NOW)
+    review = {"state": 2, "step": None, "stability": 2.3, "difficulty": 5.0,
+              "due": (NOW + timedelta(days=2)).isoformat(), "last_review": NOW.isoformat(),
+              "reviews": 1}
+    attempt(store, score=80, review=lambda row: review, close_pending=True)
+    attempt(store, score=40, now=NOW + timedelta(minutes=1))
+    attempt(store, person="local:bob", question="q2", score=60)
+    assert store.pending("local:ada") == {"question_id": "q1", "asked_at": NOW.isoformat(
+        timespec="microseconds"), "is_open": 0}
+    assert store.attempt_summary("local:ada") == (2, 60.0)
+    assert store.best_scores("local:ada") == {"q1": 80}
+    assert [r["question_id"] for r in store.review_states("local:ada")] == ["q1"]
+    board = standings(store.scoring_rows(NOW, NOW + timedelta(days=1)))
+    names = store.display_names()
+    assert [(names[s.person_id], s.points) for s in board] == [("Ada", 80), ("Bob", 60)]
+    assert db["attempts"].count == 3  # in the Database handed in
+    assert store.delete_person("local:ada") == 2 + 1 + 1 + 1  # attempts, review, pending, person
+    store.close()  # the Database stays the caller's: still open
+    assert db["attempts"].count == 1
 
 
 def test_reopening_an_existing_file_keeps_its_rows_and_does_not_migrate_again(tmp_path):
@@ -132,16 +165,17 @@ def test_two_stores_racing_for_the_daily_post_get_one_claim(tmp_path):
         s.close()
 
 
-def test_an_event_id_is_first_delivered_once(store):
-    assert store.first_delivery("Ev1", NOW) is True
-    assert store.first_delivery("Ev1", NOW + timedelta(seconds=5)) is False
-    assert store.first_delivery("Ev2", NOW) is True
+def test_an_event_id_is_taken_once(store):
+    assert store.take_job(job("Ev1"), NOW) == "new"
+    store.finish_job(store.open_jobs()[0]["id"], [])
+    assert store.take_job(job("Ev1"), NOW + timedelta(seconds=5)) == "duplicate"
+    assert store.take_job(job("Ev2"), NOW) == "new"
 
 
 def test_old_event_ids_are_forgotten(store):
-    store.first_delivery("Ev1", NOW)
+    store.take_job(job("Ev1"), NOW)
     later = NOW + timedelta(days=3)
-    assert store.first_delivery("Ev2", later, forget_before=later - timedelta(days=2)) is True
+    assert store.take_job(job("Ev2"), later, forget_before=later - timedelta(days=2)) == "new"
     assert store.db.execute("SELECT event_id FROM events").fetchall() == [("Ev2",)]
 
 
@@ -270,6 +304,15 @@ def test_a_job_is_taken_once_and_a_retry_of_its_event_is_told_apart(store):
     assert store.db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 1
 
 
+def test_a_job_that_cannot_be_written_leaves_its_event_id_unseen(store):
+    # The event id and the job commit together: were the id kept alone, Slack's retry would be
+    # dropped as a duplicate and the answer lost.
+    with pytest.raises(sqlite3.IntegrityError):
+        store.take_job({**job(), "answer": None}, NOW)
+    assert store.db["events"].count == 0 and store.count_open_jobs() == 0
+    assert store.take_job(job(), NOW) == "new"
+
+
 def test_a_job_finishes_once_and_queues_its_replies_once(store):
     store.take_job(job(), NOW)
     job_id = store.open_jobs()[0]["id"]
@@ -305,7 +348,8 @@ def test_outbox_rows_move_from_due_to_later_to_delivered_or_failed(store):
     assert [r["id"] for r in store.due_replies(now + 1)] == [second]
     assert store.next_reply_at() <= now + 1
     store.reply_delivered(second)
-    assert store.reply_undelivered(second) is False
+    assert store.due_reply(second, now + 61) is None
+    assert store.due_reply(first, now + 1) is None  # not due yet
     assert store.due_replies(now + 61)[0]["tries"] == 1
     store.reply_failed(first, "channel_not_found")
     assert store.count_undelivered() == 0 and store.next_reply_at() is None

@@ -45,6 +45,32 @@ def test_ask_words_may_carry_a_topic(text, pending, topic):
     assert t.parse(text, pending) == t.Intent(t.NEXT, topic=topic)
 
 
+# Moved from tests/slack/test_slack_blocks.py with the Slack DM's own parser, which this one
+# replaced: its kinds "question" (none open) and "skip" (one open) are both NEXT here.
+@pytest.mark.parametrize("text, pending, kind, topic", [
+    ("hi", False, t.NEXT, None),
+    ("quiz", False, t.NEXT, None),
+    ("ask security", False, t.NEXT, "security"),
+    ("quiz me on feature engineering", False, t.NEXT, "feature engineering"),
+    ("next", False, t.NEXT, None),
+    ("hint", False, t.NEXT, None),
+    ("hint", True, t.HINT, None),
+    ("skip", True, t.NEXT, None),
+    ("next", True, t.NEXT, None),
+    ("ask security", True, t.NEXT, "security"),
+    ("more data augmentation", True, t.ANSWER, None),
+    ("Next, enable encryption at rest with KMS", True, t.ANSWER, None),
+    ("c", True, t.ANSWER, None),
+    ("hello", True, t.REPEAT, None),
+    ("help", True, t.HELP, None),
+    ("stats", False, t.STATS, None),
+    ("I would use KMS", False, t.NEXT, None),
+])
+def test_a_dm_is_a_command_or_the_answer(text, pending, kind, topic):
+    intent = t.parse(text, pending)
+    assert (intent.kind, intent.topic) == (kind, topic)
+
+
 def test_an_answer_keeps_its_exact_text():
     assert t.parse("  B)  ", True) == t.Intent(t.ANSWER, text="  B)  ")
 
@@ -70,6 +96,31 @@ def test_an_answer_over_the_limit_is_refused_not_cut(fixture_corpus):
     assert t.check_answer(question, "x" * t.MAX_ANSWER_CHARS) is None
     found = t.check_answer(question, "x" * (t.MAX_ANSWER_CHARS + 1))
     assert found.code == t.TOO_LONG and "4,001 characters" in found.message
+
+
+def test_answer_problems_name_the_limit_and_keep_the_question(fixture_corpus):
+    # Moved from tests/slack/test_slack_blocks.py with the Slack DM's own checks; the empty
+    # answer's wording is the one above, for every front end.
+    question = fixture_corpus.get(OPEN_ID)
+    assert t.check_answer(question, "a fine answer") is None
+    assert t.check_answer(question, "  ").code == EMPTY
+    message = t.check_answer(question, "x" * (t.MAX_ANSWER_CHARS + 1)).message
+    assert f"{t.MAX_ANSWER_CHARS:,}" in message and "still open" in message
+
+
+@pytest.mark.parametrize("code", [EMPTY, UNCLEAR_CHOICE])
+def test_the_graders_flags_and_the_checks_share_one_wording(fixture_corpus, code):
+    question = fixture_corpus.get(CHOICE_ID)
+    text = "" if code == EMPTY else "a c"
+    assert t.problem(code, question) == t.check_answer(question, text)
+
+
+def test_the_limit_is_counted_on_the_text_as_graded(fixture_corpus):
+    # A front end strips its own markup first (Slack); what is left is what counts.
+    question = fixture_corpus.get(OPEN_ID)
+    at_limit = "y" * t.MAX_ANSWER_CHARS
+    assert t.check_answer(question, at_limit) is None
+    assert t.check_answer(question, at_limit + "y").code == t.TOO_LONG
 
 
 @pytest.mark.parametrize("text", ["zz", "a c", "b and d", "the cheap one"])

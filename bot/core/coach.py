@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core import leaderboard, mastery, schedule, streaks
@@ -36,10 +36,6 @@ class NoQuestionsLeft(CoachError):
 
 class UnknownPerson(CoachError):
     """No such person in the store (stats/export/forget of someone never seen)."""
-
-
-class NotADailyThread(CoachError):
-    """A thread reply that does not belong to a daily question post."""
 
 
 @dataclass(frozen=True)
@@ -99,8 +95,6 @@ class Board:
     me: BoardEntry | None = None  # the asking person's own entry, even outside the top
 
 
-# Processed Slack event ids are kept this long; Slack retries within minutes.
-EVENT_MEMORY = timedelta(days=2)
 HOW_TO_GET_A_QUESTION = "There is no open question right now: ask for one first."
 
 
@@ -173,7 +167,7 @@ class Coach:
 
     # practice -------------------------------------------------------------------------
     def question(self, question_id: str) -> Question:
-        """A question by id (a button's payload); raises UnknownQuestion."""
+        """A question by id (one an adapter carried, e.g. in a button); raises UnknownQuestion."""
         return self.corpus.get(question_id)
 
     def next_question(self, person_id: str, now: datetime, topic: str | None = None) -> Question:
@@ -226,15 +220,16 @@ class Coach:
         return self._grade_and_record(person_id, question, text, now, source,
                                       on_record=on_record)
 
-    def give_up(self, person_id: str, now: datetime, source: str = "cli") -> Feedback:
+    def give_up(self, person_id: str, now: datetime, source: str = "cli",
+                on_record: Callable[[Feedback], None] | None = None) -> Feedback:
         """Record a miss on the pending question (score 0: review brings it back soon) so its
-        answer can be shown. Raises NoPendingQuestion."""
+        answer can be shown. `on_record` as in `answer`. Raises NoPendingQuestion."""
         now = utc(now)
         question = self.pending(person_id)
         if question is None:
             raise NoPendingQuestion(HOW_TO_GET_A_QUESTION)
         return self._record(person_id, question, "", Grade(0, WEAK, missed=question.key_points),
-                            now, source)
+                            now, source, on_record=on_record)
 
     def ask(self, person_id: str, question_id: str, now: datetime) -> Question:
         """Make one given question the pending one (a scripted session). Raises UnknownQuestion."""
@@ -364,9 +359,9 @@ class Coach:
             raise UnknownPerson(f"Nothing is stored about {_default_name(person_id)}.")
         return {"exam": self.exam_for(person_id), **data}
 
-    # the daily channel question ------------------------------------------------------
+    # the daily question, shared by everyone -------------------------------------------
     def shared_question(self, avoid: Collection[str] = ()) -> Question:
-        """A new question for everyone at once (the daily channel question): picked by the
+        """A new question for everyone at once (the daily question): picked by the
         workspace exam's blueprint weights, and not one of `avoid` while others remain.
         Raises NoQuestionsLeft."""
         bank = self._bank()
@@ -375,25 +370,17 @@ class Coach:
             raise NoQuestionsLeft("The question bank is empty.")
         return schedule.pick_new(pool, blueprint(self.exam), self.exam, self.rng)
 
-    def answer_daily(self, person_id: str, channel: str, thread_ts: str, text: str,
+    def answer_daily(self, person_id: str, daily_id: int, question_id: str, text: str,
                      now: datetime,
                      on_record: Callable[[Feedback], None] | None = None) -> Feedback:
-        """Grade a thread reply to a daily post (source "daily"); participation points once
-        per person per post."""
+        """Grade an answer to a daily question (source "daily"); `daily_id` is the record of
+        that day's question, which earns participation points once per person.
+        Raises UnknownQuestion."""
         now = utc(now)
-        row = self.store.daily_by_ts(channel, thread_ts)
-        if row is None:
-            raise NotADailyThread("That thread is not a daily question.")
-        question = self.corpus.get(row["question_id"])
+        question = self.corpus.get(question_id)
         self._ensure(person_id)
         return self._grade_and_record(person_id, question, text, now, "daily",
-                                      daily_id=row["id"], on_record=on_record)
-
-    # Slack delivery bookkeeping ------------------------------------------------------
-    def first_delivery(self, event_id: str, now: datetime) -> bool:
-        """True the first time an event id is seen, False for every retry (atomic in the DB)."""
-        now = utc(now)
-        return self.store.first_delivery(event_id, now, forget_before=now - EVENT_MEMORY)
+                                      daily_id=daily_id, on_record=on_record)
 
 
 def _default_name(person_id: str) -> str:

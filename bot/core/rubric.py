@@ -94,7 +94,8 @@ class Evidence:
     verdicts: PointVerdicts | None  # None for gibberish (not judged)
     gibberish: bool = False
     no_claim: str | None = None  # an echo or a bare list of terms (a flag)
-    too_short: bool = False
+    too_short: bool = False  # short for the question: too short unless it makes a point
+    tiny: bool = False  # a few words: too short whatever they make
 
 
 def windows(text: str, limit: int = WINDOW_WORDS) -> list[str]:

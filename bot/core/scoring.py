@@ -69,6 +69,9 @@ class Checks:
     """Thresholds of the rule checks, named so tests and docs can refer to them."""
 
     min_words: int = 3
+    # Fewer words than this are too short whatever they name ("Use spot instances."): a bare
+    # phrase gives no reason, and the judge credits a lone term with the point it names.
+    tiny_words: int = 4
     short_ratio: float = 0.2  # fewer words than this share of the reference ...
     short_words: int = 6  # ... and fewer than this many words is too short
     echo_overlap: float = 0.75  # share of the answer's words found in the question
@@ -296,7 +299,8 @@ class Grader:
         return rubric.Evidence(
             sim_this=max(sims), sim_elsewhere=max(elsewhere, default=0.0), verdicts=verdicts,
             gibberish=gibberish, no_claim=self._no_claim(text, ref, vector),
-            too_short=self._too_short(text, ref))
+            too_short=self._too_short(text, ref),
+            tiny=len(words(text)) < self.checks.tiny_words)
 
     def _no_claim(self, text: str, ref: Reference, vector: np.ndarray) -> str | None:
         """The question echoed back or a bare list of terms: the answer states nothing."""
@@ -394,7 +398,8 @@ def rubric_verdict(evidence: rubric.Evidence, points: Sequence[str],
     else:
         # An echo or a bare list states nothing, whatever words it shares with the points;
         # a few words that make no point are too short to judge.
-        flag = evidence.no_claim or (g.TOO_SHORT if evidence.too_short and not made else None)
+        short = evidence.tiny or (evidence.too_short and not made)
+        flag = evidence.no_claim or (g.TOO_SHORT if short else None)
         if flag:
             made = []
         grade = rubric.rubric_grade(len(made), len(points), 0)

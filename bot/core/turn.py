@@ -9,6 +9,7 @@ Slack render in their own way. A new command word or answer rule is added here, 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -231,6 +232,16 @@ class Quit:
 Reply = Asked | Graded | Unusable | Hinted | ShowStats | ShowBoard | ShowHelp | NoQuestion | Quit
 
 
+def outcome(feedback: Feedback) -> Graded | Unusable:
+    """A graded answer as a reply: Graded, or Unusable in this module's wording when the
+    grader saw a problem the checks did not (for front ends that call the Coach directly,
+    as Slack does for the daily question)."""
+    if feedback.recorded:
+        return Graded(feedback)
+    question = feedback.question
+    return Unusable(question, problem(feedback.grade.flag or EMPTY, question))
+
+
 class Turn:
     """Carries out intents for one front end (`source`: "cli", "dm") over a Coach."""
 
@@ -248,8 +259,10 @@ class Turn:
         return self.act(person_id, intent, now, topic)
 
     def act(self, person_id: str, intent: Intent, now: datetime,
-            topic: str | None = None) -> Reply:
-        """Carry out every intent but ANSWER (see `answer`)."""
+            topic: str | None = None,
+            on_record: Callable[[Feedback], None] | None = None) -> Reply:
+        """Carry out every intent but ANSWER (see `answer`). `on_record` runs inside the
+        transaction of a give-up's attempt, as in `Coach.answer`."""
         kind = intent.kind
         pending = self.coach.pending(person_id)
         if kind in _NEED_A_QUESTION and pending is None:
@@ -257,7 +270,8 @@ class Turn:
         if kind == HINT:
             return Hinted(pending, self.coach.hint(person_id))
         if kind == GIVE_UP:
-            return Graded(self.coach.give_up(person_id, now, self.source), gave_up=True)
+            return Graded(self.coach.give_up(person_id, now, self.source, on_record),
+                          gave_up=True)
         if kind == REPEAT:
             return Asked(pending, resumed=True)
         if kind == STATS:
@@ -273,10 +287,12 @@ class Turn:
         return self.next(person_id, now, intent.topic or topic)
 
     def answer(self, person_id: str, text: str, now: datetime,
-               question_id: str | None = None) -> Reply:
+               question_id: str | None = None,
+               on_record: Callable[[Feedback], None] | None = None) -> Reply:
         """Check the answer, then grade and record it (Graded) or say why not (Unusable).
         A front end that grades later (Slack, while the model loads) calls `check_answer`
-        first and this when it is ready. Raises NoPendingQuestion, UnknownQuestion."""
+        first and this when it is ready; `on_record` runs inside the attempt's transaction
+        (see `Coach.answer`). Raises NoPendingQuestion, UnknownQuestion."""
         question = (self.coach.question(question_id) if question_id is not None
                     else self.coach.pending(person_id))
         if question is None:
@@ -284,10 +300,8 @@ class Turn:
         found = check_answer(question, text)
         if found is not None:
             return Unusable(question, found)
-        feedback = self.coach.answer(person_id, text, now, self.source, question_id)
-        if not feedback.recorded:  # the grader saw a problem the checks above did not
-            return Unusable(question, problem(feedback.grade.flag or EMPTY, question))
-        return Graded(feedback)
+        return outcome(self.coach.answer(person_id, text, now, self.source, question_id,
+                                         on_record=on_record))
 
     def next(self, person_id: str, now: datetime, topic: str | None = None) -> Reply:
         """A new question (the open one, if any, is skipped: nothing recorded)."""

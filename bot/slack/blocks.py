@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from bot.core.coach import Board, Feedback, Question, Stats
 from bot.core.exam import DEFAULT_EXAM
 from bot.core.grade import EMPTY, UNCLEAR_CHOICE
+from bot.core.turn import COMMANDS, QUIT, TOO_LONG, Problem, problem
 from bot.slack.bookkeeping import DailyPost, DailySummary
 from bot.slack.text import choice_value
 
@@ -152,8 +153,13 @@ def hint_blocks(question: Question, hint: str) -> list[dict]:
 
 def feedback_text(feedback: Feedback) -> str:
     if not feedback.recorded:
-        return cut(feedback.grade.message or "I couldn't grade that answer.", 300)
+        return cut(ungraded_problem(feedback).message, 300)
     return f"Score {feedback.grade.score}/100 ({feedback.grade.band})"
+
+
+def ungraded_problem(feedback: Feedback) -> Problem:
+    """Why the grader did not grade an answer, in the turn's one wording (bot.core.turn)."""
+    return problem(feedback.grade.flag or EMPTY, feedback.question)
 
 
 def _grade_lines(feedback: Feedback) -> list[dict]:
@@ -187,21 +193,43 @@ def feedback_blocks(feedback: Feedback) -> list[dict]:
 
 
 def ungraded_blocks(feedback: Feedback) -> list[dict]:
-    """An answer that could not be graded: say why; the question stays open."""
-    grade = feedback.grade
-    if grade.flag == UNCLEAR_CHOICE:
-        why = grade.message or "I couldn't tell which option you picked."
-        how = f"Reply with a letter ({', '.join(feedback.question.letters)}) or the option's text."
-    elif grade.flag == EMPTY:
-        why = grade.message or "I couldn't find an answer in that message."
+    """An answer the grader could not grade: say why; the question stays open."""
+    return unusable_blocks(feedback.question, ungraded_problem(feedback))
+
+
+def unusable_blocks(question: Question, found: Problem, why: str | None = None) -> list[dict]:
+    """An answer that was not graded (bot.core.turn's Problem): its wording, then how to
+    answer in Slack, with Hint and Skip; the question stays open. `why`: the wording to show
+    when the adapter adds to it."""
+    if found.code == UNCLEAR_CHOICE:
+        how = ("Tick the options and press Submit, or type their letters."
+               if question.type == "multi" else
+               f"Reply with a letter ({', '.join(question.letters)}) or the option's text.")
+    elif found.code == EMPTY:
         how = "Type your answer as a message."
+    elif found.code == TOO_LONG:
+        how = "Send a shorter answer."
     else:
-        why = grade.message or "I couldn't grade that answer."
         how = "Try again in your own words."
-    return [section(f":thinking_face: {esc(why)}"),
+    return [section(f":thinking_face: {esc(why or found.message)}"),
             context(f"{how} Your question is still open."),
-            actions(button("Hint", HINT, feedback.question.id),
-                    button("Skip", SKIP, feedback.question.id))]
+            actions(button("Hint", HINT, question.id), button("Skip", SKIP, question.id))]
+
+
+def gave_up_blocks(feedback: Feedback) -> list[dict]:
+    """A give-up: the answer, and that it comes back for review; then what next."""
+    question = feedback.question
+    label = "Answer" if question.is_choice else "Reference answer"
+    blocks = [section("Given up: counted as a miss, so it comes back for review."),
+              section(f"*{label}:* {esc(question.solution())}")]
+    if question.key_points and not question.is_choice:
+        blocks.append(section(_bullets(question.key_points, "•")))
+    if feedback.next_review is not None:
+        blocks.append(context(f"I'll bring this one back around "
+                              f"{feedback.next_review:%a %d %b}."))
+    blocks.append(actions(button("Next question", NEXT, "", style="primary"),
+                          block_id=f"feedback:{question.id}"))
+    return blocks
 
 
 def notice_blocks(text: str) -> list[dict]:
@@ -227,10 +255,14 @@ def daily_question_blocks(post: DailyPost, exam: str = DEFAULT_EXAM) -> list[dic
 def daily_feedback_blocks(feedback: Feedback) -> list[dict]:
     """Ephemeral feedback on a thread reply (never shown to the channel)."""
     if not feedback.recorded:
-        grade = feedback.grade
-        return [section(f":thinking_face: {esc(grade.message or 'I could not grade that reply.')}"),
-                context("Nothing was recorded: reply in the thread again.")]
+        return daily_unusable_blocks(ungraded_problem(feedback).message)
     return [context("Only you can see this.")] + _grade_lines(feedback)
+
+
+def daily_unusable_blocks(why: str) -> list[dict]:
+    """Why a thread reply was not graded (ephemeral, like the feedback)."""
+    return [section(f":thinking_face: {esc(why)}"),
+            context("Nothing was recorded: reply in the thread again.")]
 
 
 def daily_summary_blocks(summary: DailySummary) -> list[dict]:
@@ -262,7 +294,14 @@ def help_blocks(rows: Sequence[tuple[str, str, bool]]) -> list[dict]:
              for usage, summary, admin in rows]
     return [section("*mlsprep* · practice for the AWS ML certification exams\n"
                     + "\n".join(lines)),
-            context("Or message me directly: `quiz`, `ask security`, `hint`, `skip`, `stats`.")]
+            context("Or message me directly: " + dm_words())]
+
+
+def dm_words() -> str:
+    """The words a DM understands, from bot.core.turn's table (quit has no use in a DM)."""
+    said = ["`ask <topic>` a question on a topic"]
+    said += [f"`{c.words[0]}` {c.what}" for c in COMMANDS if c.intent not in (QUIT,)]
+    return "; ".join(said) + "."
 
 
 def _board_lines(board: Board) -> str:

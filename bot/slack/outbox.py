@@ -140,8 +140,11 @@ class Outbox:
             self._wake.set()
 
     def _try(self, row: dict) -> None:
-        # The loop's read may predate this row's delivery by another thread a moment ago.
-        if not self.store.reply_undelivered(row["id"]):
+        # The loop's read may predate another thread's try of this row a moment ago: that
+        # try may have delivered it, or met a 429 and set it for later. Read it again, so a
+        # Retry-After is honoured and the backoff counts every try.
+        row = self.store.due_reply(row["id"], time.time())
+        if row is None:
             return
         method = row["method"]
         send = getattr(self.client, method.replace(".", "_"))

@@ -67,13 +67,10 @@ def ephemeral(rt: Runtime, channel: str, user: str, message_blocks: list[dict], 
 
 
 def ask(rt: Runtime, pid: str, channel: str, topic: str | None = None,
-        intro: str = "", skip: bool = False) -> Question | None:
-    """Pick the person's next question (dropping the open one when `skip`) and post it."""
+        intro: str = "") -> Question | None:
+    """Pick the person's next question and post it (`/mlsprep ask`)."""
     try:
-        if skip:
-            question = rt.coach.skip(pid, rt.now(), topic=topic)
-        else:
-            question = rt.coach.next_question(pid, rt.now(), topic=topic)
+        question = rt.coach.next_question(pid, rt.now(), topic=topic)
     except NoQuestionsLeft as exc:  # its message names the topic and the nearest ones
         say(rt, channel, f"{exc} `/mlsprep topics` lists what I can ask about.")
         return None

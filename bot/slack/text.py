@@ -1,19 +1,16 @@
-"""Pure parsing of what people type and click: Slack markup, DM intents, commands, button values.
+"""Pure parsing of what only Slack sends: its markup, `/mlsprep` arguments, button values.
 
-Nothing here talks to Slack or the coach, so every rule is a plain function tested as one.
+What a typed message means (a command word or an answer) and whether an answer can be graded
+is bot.core.turn's, as for the terminal. Nothing here talks to Slack or the coach, so every
+rule is a plain function tested as one.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
-
-# Longer answers are refused (the question stays open) rather than cut: the model reads only
-# the first ~256 tokens, and a grade of a truncated answer would mislead.
-MAX_ANSWER_CHARS = 4000
 
 _MENTION = re.compile(r"<[@!][^>]*>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
@@ -36,65 +33,9 @@ def plain_text(text: str | None) -> str:
     return "\n".join(line for line in lines if line).strip()
 
 
-# --- direct messages -------------------------------------------------------------------------
-
-GREETINGS = {"hi", "hello", "hey", "hiya", "yo", "start", "go", "begin"}
-ASK_WORDS = {"quiz", "next", "question", "ask", "practice", "practise", "another", "more"}
-
-
-@dataclass(frozen=True)
-class Intent:
-    """What a DM asks for. kind: question, hint, skip, help, stats, repeat, answer."""
-
-    kind: str
-    topic: str | None = None
-
-
-def parse_dm(text: str, has_pending: bool) -> Intent:
-    """A DM is a command word ("quiz", "ask security", "hint") or, with a question open, the answer.
-
-    Command words only count when they are the whole message (plus a topic for ask words), so a
-    real answer that starts with "next" is still an answer.
-    """
-    words = text.strip().rstrip("!?.").split()
-    first = words[0].lower() if words else ""
-    if len(words) == 1 and first in {"hint", "skip", "help", "stats"}:
-        if first in {"hint", "skip"} and not has_pending:
-            return Intent("question")
-        return Intent(first)
-    if first in ASK_WORDS and len(words) <= 5:
-        topic = _topic(words[1:])
-        # With a question open, only a bare ask word or "ask/quiz <topic>" moves on (like
-        # `skip`); "more data augmentation" is an answer.
-        if not has_pending:
-            return Intent("question", topic)
-        if len(words) == 1 or first in {"ask", "quiz"}:
-            return Intent("skip", topic)
-    if len(words) <= 2 and first in GREETINGS:
-        return Intent("repeat" if has_pending else "question")
-    if has_pending:
-        return Intent("answer")
-    return Intent("question")
-
-
-_FILLERS = {"me", "on", "about", "a", "an", "the", "some", "question", "questions"}
-
-
-def _topic(words: list[str]) -> str | None:
-    while words and words[0].lower() in _FILLERS:
-        words = words[1:]
-    return " ".join(words) or None
-
-
-def answer_problem(text: str) -> str | None:
-    """Why an answer cannot be graded as sent, or None. The question stays open either way."""
-    if not text.strip():
-        return "I couldn't find any text in that message. Type your answer as a message."
-    if len(text) > MAX_ANSWER_CHARS:
-        return (f"That answer is {len(text):,} characters; please keep it under "
-                f"{MAX_ANSWER_CHARS:,} (the key points matter, not the length). "
-                "Your question is still open.")
-    return None
+def only_markup(text: str | None) -> bool:
+    """True when a message had words, but all of them were markup (mentions, links)."""
+    return bool(re.search(r"[^\W_]", text or "")) and not re.search(r"[^\W_]", plain_text(text))
 
 
 # --- /mlsprep ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from bot.core import turn
 from bot.core.coach import (
     Board,
     BoardEntry,
@@ -20,15 +21,12 @@ from bot.core.grade import EMPTY, PARTIAL, STRONG, UNCLEAR_CHOICE, Grade
 from bot.slack import blocks
 from bot.slack.bookkeeping import DailyPost, DailySummary
 from bot.slack.listeners.commands import BY_NAME, SUBCOMMANDS, help_message, unknown_message
-from bot.slack.listeners.messages import classify
+from bot.slack.listeners.messages import classify, unusable_text
 from bot.slack.text import (
-    MAX_ANSWER_CHARS,
     BadArguments,
     TamperedValue,
-    answer_problem,
     parse_choice_value,
     parse_daily_args,
-    parse_dm,
     parse_question_value,
     parse_topic_value,
     plain_text,
@@ -244,37 +242,6 @@ def test_plain_text_drops_slack_markup(raw, plain):
     assert plain_text(raw) == plain
 
 
-@pytest.mark.parametrize("text, pending, kind, topic", [
-    ("hi", False, "question", None),
-    ("quiz", False, "question", None),
-    ("ask security", False, "question", "security"),
-    ("quiz me on feature engineering", False, "question", "feature engineering"),
-    ("next", False, "question", None),
-    ("hint", False, "question", None),
-    ("hint", True, "hint", None),
-    ("skip", True, "skip", None),
-    ("next", True, "skip", None),
-    ("ask security", True, "skip", "security"),
-    ("more data augmentation", True, "answer", None),
-    ("Next, enable encryption at rest with KMS", True, "answer", None),
-    ("c", True, "answer", None),
-    ("hello", True, "repeat", None),
-    ("help", True, "help", None),
-    ("stats", False, "stats", None),
-    ("I would use KMS", False, "question", None),
-])
-def test_a_dm_is_a_command_or_the_answer(text, pending, kind, topic):
-    intent = parse_dm(text, pending)
-    assert (intent.kind, intent.topic) == (kind, topic)
-
-
-def test_answer_problems_name_the_limit_and_keep_the_question():
-    assert answer_problem("a fine answer") is None
-    assert "couldn't find any text" in answer_problem("  ")
-    message = answer_problem("x" * (MAX_ANSWER_CHARS + 1))
-    assert f"{MAX_ANSWER_CHARS:,}" in message and "still open" in message
-
-
 def test_split_command():
     assert split_command(" Ask  feature engineering ") == ("ask", "feature engineering")
     assert split_command("") == ("", "")
@@ -340,3 +307,34 @@ BOT = "U0BOT"
 ])
 def test_which_messages_the_bot_handles(event, kind):
     assert classify({"type": "message", **event}, BOT) == kind
+
+
+# --- what the turn decides, as Slack shows it ------------------------------------------------
+
+def test_an_answer_of_nothing_but_markup_says_so_before_the_turns_wording():
+    empty = turn.problem(EMPTY, OPEN)
+    said = unusable_text(empty, "<@U0BOB> <!here>")
+    assert said.startswith("I couldn't find any text in that message") and empty.message in said
+    assert unusable_text(empty, "   ") == empty.message  # nothing typed: nothing to explain
+    too_long = turn.check_answer(OPEN, "x" * (turn.MAX_ANSWER_CHARS + 1))
+    assert unusable_text(too_long, "x" * (turn.MAX_ANSWER_CHARS + 1)) == too_long.message
+
+
+def test_an_unclear_choice_is_shown_in_the_turns_words_with_slack_s_way_to_answer():
+    for question, how in ((MCQ, "Reply with a letter (A, B, C)"), (MULTI, "Tick the options")):
+        unclear = turn.problem(UNCLEAR_CHOICE, question)
+        text = all_text(blocks.unusable_blocks(question, unclear))
+        assert unclear.message in text and how in text and "still open" in text
+    assert "a letter" not in all_text(blocks.unusable_blocks(MULTI, turn.problem(
+        UNCLEAR_CHOICE, MULTI)))
+    # the grader's own refusal gets the same words
+    ungraded = feedback(Grade(0, "weak", flag=UNCLEAR_CHOICE, message="the grader's"), MCQ,
+                        recorded=False)
+    assert blocks.feedback_text(ungraded) == turn.problem(UNCLEAR_CHOICE, MCQ).message
+
+
+def test_the_help_lists_the_words_a_dm_understands_from_the_turns_table():
+    text = all_text(help_message()["blocks"])
+    for command in turn.COMMANDS:
+        if command.intent != turn.QUIT:
+            assert f"`{command.words[0]}` {command.what}" in text

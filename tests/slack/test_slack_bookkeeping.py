@@ -1,15 +1,31 @@
-"""The daily channel question's records (bot/slack/bookkeeping.py) over the coach, a real
-SQLite file and the fixture bank (scripted grader). Moved here from tests/test_coach.py with
-the methods they test, which left the Coach."""
+"""Slack's records (bot/slack/bookkeeping.py): delivered event ids and the daily channel
+question, over the coach, a real SQLite file and the fixture bank (scripted grader). Moved
+here from tests/test_coach.py with the methods they test, which left the Coach."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from bot.core.leaderboard import PARTICIPATION_POINTS
-from bot.slack.bookkeeping import DailyPosts
+from bot.slack.bookkeeping import DailyPosts, NotADailyThread, take_job
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday
+ADA = "local:ada"
+
+
+def test_a_reply_outside_a_daily_thread_is_a_named_error(make_coach):
+    with pytest.raises(NotADailyThread):
+        DailyPosts(make_coach()).answer(ADA, "C1", "123.456", "90", NOW)
+
+
+def test_a_retried_event_is_recognised(make_coach):
+    store = make_coach().store
+    job = {"event_id": "Ev123", "kind": "dm", "person_id": "slack:T1:U1", "user_id": "U1",
+           "channel": "D1", "answer": "hi"}
+    assert take_job(store, job, NOW) == "new"
+    assert take_job(store, job, NOW + timedelta(seconds=30)) != "new"
 
 
 def test_one_daily_post_per_channel_per_local_day(make_coach):
@@ -34,8 +50,8 @@ def test_daily_thread_answers_earn_participation_once_and_a_summary(make_coach):
     for who, text, minute in [("local:ada", right, 1), ("local:bob", wrong, 2),
                               ("local:ada", right, 3), ("local:cat", right, 4)]:
         coach.register(who, who[6:].title())
-        feedback = coach.answer_daily(who, "C1", "1700000000.000100", text,
-                                      NOW + timedelta(minutes=minute))
+        feedback = posts.answer(who, "C1", "1700000000.000100", text,
+                                NOW + timedelta(minutes=minute))
         assert feedback.recorded is (text != "Z")
     summary = posts.summary(post)
     answered = 3 if not post.question.is_choice else 2

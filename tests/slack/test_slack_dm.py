@@ -5,6 +5,7 @@ from __future__ import annotations
 from harness import texts
 from standin import TEAM
 
+from bot.core import turn
 from bot.slack import blocks
 from bot.slack.runtime import person_id
 
@@ -215,3 +216,44 @@ def test_help_in_the_dm_gets_the_list_of_commands(slack):
     reply = slack.standin.wait_for("chat.postMessage", channel=DM)[-1]
     assert reply.args["text"] == "mlsprep commands"
     assert "`/mlsprep score`" in texts(reply.args["blocks"])
+
+
+def test_the_dm_checks_answers_with_the_turns_rules_and_wording(slack):
+    # One home per rule: the limit and the unclear-choice wording are bot.core.turn's, the
+    # same the terminal shows.
+    question, _ = ask_until(slack, lambda q: q.type == "mcq")
+    count = len(posts(slack))
+    slack.dm(ADA, "a c")  # two letters for a single-answer question
+    unclear = slack.standin.wait_for("chat.postMessage", count=count + 1, channel=DM)[-1]
+    assert unclear.args["text"] == turn.check_answer(question, "a c").message
+    assert "single answer among" in unclear.args["text"]
+    assert [b["action_id"] for b in buttons(unclear.args["blocks"])] == [blocks.HINT,
+                                                                         blocks.SKIP]
+    long = "y" * (turn.MAX_ANSWER_CHARS + 1)
+    slack.dm(ADA, long)
+    too_long = slack.standin.wait_for("chat.postMessage", count=count + 2, channel=DM)[-1]
+    assert too_long.args["text"] == turn.check_answer(question, long).message
+    slack.dm(ADA, "   ")  # no markup, so no word about it: the turn's wording alone
+    empty = slack.standin.wait_for("chat.postMessage", count=count + 3, channel=DM)[-1]
+    assert empty.args["text"] == turn.check_answer(question, "").message
+    slack.idle()
+    assert slack.rows("attempts") == 0
+    assert slack.coach.pending(PID) == question
+
+
+def test_the_dm_knows_the_terminals_words_give_up_and_board(slack):
+    question, _ = ask_until(slack, lambda q: q.type == "open")
+    count = len(posts(slack))
+    slack.dm(ADA, "I don't know")
+    shown = slack.standin.wait_for("chat.postMessage", count=count + 1, channel=DM)[-1]
+    assert "Given up" in texts(shown.args["blocks"])
+    assert question.reference_answer in texts(shown.args["blocks"])
+    assert [b["action_id"] for b in buttons(shown.args["blocks"])] == [blocks.NEXT]
+    slack.idle()
+    attempts = slack.coach.export(PID)["attempts"]
+    assert [(a["question_id"], a["score"]) for a in attempts] == [(question.id, 0)]
+    assert slack.coach.pending(PID) is None
+    slack.dm(ADA, "leaderboard")
+    board = slack.standin.wait_for("chat.postMessage", count=count + 2, channel=DM)[-1]
+    assert board.args["text"] == "Leaderboard"
+    assert "This week" in texts(board.args["blocks"])

@@ -4,6 +4,7 @@ ones, posts the daily question once, never logs a secret, and stops cleanly."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -14,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -47,21 +49,23 @@ def count(db_path: str, table: str) -> int:
         return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-@pytest.fixture
-def served(tmp_path, standin):
-    port = free_port()
-    db_path = str(tmp_path / "b.db")
+def serve_env(db_path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SLACK_", "MLSPREP_", "DATABASE_", "PORT"))}
     env.update({"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
-                "SLACK_API_URL": standin.api_url, "DATABASE_PATH": db_path,
-                "PORT": str(port), "MLSPREP_ADMINS": ADMIN,
-                "MLSPREP_DAILY_CHANNEL": "C0DAILY", "MLSPREP_DAILY_TIME": "00:00"})
-    log_path = tmp_path / "serve.log"
+                "SLACK_API_URL": "http://127.0.0.1:9/api/", "DATABASE_PATH": str(db_path),
+                "PORT": str(free_port()), **extra})
+    return env
+
+
+@contextlib.contextmanager
+def serving(db_path, standin, log_path: Path, **extra) -> Iterator[tuple]:
+    """`python -m bot serve` as its own process until the block ends, then SIGTERM."""
+    env = serve_env(db_path, SLACK_API_URL=standin.api_url, **extra)
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
-    bot = SlackBot(f"http://127.0.0.1:{port}", standin, None, None, None, db_path)
+    bot = SlackBot(f"http://127.0.0.1:{env['PORT']}", standin, None, None, None, str(db_path))
 
     def up() -> bool:
         assert process.poll() is None, log_path.read_text()
@@ -72,11 +76,19 @@ def served(tmp_path, standin):
 
     try:
         wait_until(up, timeout=60, what="the server to listen")
-        yield bot, process, log_path
+        yield bot, process
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+            process.wait(timeout=60)
+
+
+@pytest.fixture
+def served(tmp_path, standin):
+    log_path = tmp_path / "serve.log"
+    with serving(tmp_path / "b.db", standin, log_path, MLSPREP_ADMINS=ADMIN,
+                 MLSPREP_DAILY_CHANNEL="C0DAILY", MLSPREP_DAILY_TIME="00:00") as (bot, process):
+        yield bot, process, log_path
 
 
 def test_python_m_bot_serve_handles_signed_slack_traffic(served):
@@ -190,15 +202,6 @@ def test_a_missing_variable_stops_start_up_and_is_named(tmp_path):
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
-def serve_env(db_path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLACK_", "MLSPREP_", "DATABASE_", "PORT"))}
-    env.update({"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
-                "SLACK_API_URL": "http://127.0.0.1:9/api/", "DATABASE_PATH": str(db_path),
-                "PORT": str(free_port()), **extra})
-    return env
-
-
 def start_up(db_path, prefix=(), **extra) -> subprocess.CompletedProcess:
     return subprocess.run([*prefix, sys.executable, "-m", "bot", "serve"], cwd=ROOT,
                           env=serve_env(db_path, **extra), capture_output=True, text=True,
@@ -248,24 +251,8 @@ def test_a_read_only_directory_stops_start_up(tmp_path):
 
 def test_the_missing_directory_is_created_when_the_operator_asks(tmp_path, standin):
     path = tmp_path / "volume" / "mlsprep.db"
-    env = serve_env(path, MLSPREP_CREATE_DB_DIR="1", SLACK_API_URL=standin.api_url)
     log_path = tmp_path / "serve.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    bot = SlackBot(f"http://127.0.0.1:{env['PORT']}", standin, None, None, None, str(path))
-
-    def up() -> bool:
-        assert process.poll() is None, log_path.read_text()
-        try:
-            return bot.get("/healthz").status == 200
-        except OSError:
-            return False
-
-    try:
-        wait_until(up, timeout=60, what="the server to listen")
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
+    with serving(path, standin, log_path, MLSPREP_CREATE_DB_DIR="1"):
+        pass  # up and answering /healthz
     assert path.exists()
     assert f"created the directory {path.parent}" in log_path.read_text()

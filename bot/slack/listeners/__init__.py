@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack import blocks
+from bot.core.coach import CoachError, UnknownQuestion
 from bot.slack.listeners import actions, commands, home, messages
-from bot.slack.replies import ephemeral_reply, friendly, notice_reply
+from bot.slack.listeners.messages import AlreadyDone, finish, notice_to
+from bot.slack.replies import friendly
 from bot.slack.runtime import Runtime
 
 RUNNERS = {"dm": messages.run_dm_job, "thread": messages.run_thread_job,
@@ -15,24 +16,35 @@ RUNNERS = {"dm": messages.run_dm_job, "thread": messages.run_thread_job,
 
 
 def register(app: App, rt: Runtime) -> None:
-    commands.register(app, rt)
-    actions.register(app, rt)
-    home.register(app, rt)
+    """Every listener is a module-level function that declares `rt` among Bolt's arguments:
+    Bolt passes what the context holds by name, and this middleware puts the runtime there,
+    so a test calls a listener with its own."""
+    def with_runtime(context, next):  # noqa: A002 - Bolt passes middleware arguments by name
+        context["rt"] = rt
+        next()
+
+    app.use(with_runtime)
+    commands.register(app)
+    actions.register(app)
+    home.register(app)
     # Last: it ends with the catch-all that answers every other event with 200.
-    messages.register(app, rt)
+    messages.register(app)
 
 
 def run_job(rt: Runtime, job: dict) -> str | None:
-    return RUNNERS[job["kind"]](rt, job)
+    """Run a job with the one error reply of every kind: a domain error (the question left
+    the bank, nothing is open) finishes it with a notice to its person; nothing was recorded.
+    Anything else is the job pool's to retry, then `give_up`."""
+    try:
+        return RUNNERS[job["kind"]](rt, job)
+    except AlreadyDone:
+        return None  # an earlier run recorded it, with its replies
+    except (CoachError, UnknownQuestion) as exc:
+        finish(rt, job, notice_to(job, friendly(exc)))
+        return None
 
 
 def give_up(rt: Runtime, job: dict, error: Exception) -> None:
     """A job that kept failing: finish it, and tell the person (their words are kept)."""
-    text = friendly(error)
-    if job["kind"] == "thread":
-        message = ephemeral_reply(job["channel"], job["user_id"], blocks.notice_blocks(text),
-                                  text, job["thread_ts"])
-    else:
-        message = notice_reply(job["channel"], text)
-    rt.store.finish_job(job["id"], [message], outcome="failed")
+    rt.store.finish_job(job["id"], [notice_to(job, friendly(error))], outcome="failed")
     rt.outbox.nudge()

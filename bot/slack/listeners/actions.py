@@ -13,17 +13,11 @@ from dataclasses import dataclass
 
 from slack_bolt import App
 
-from bot.core.coach import CoachError, UnknownPerson
+from bot.core import turn
+from bot.core.coach import CoachError, Question, UnknownPerson, UnknownQuestion
 from bot.slack import blocks
-from bot.slack.listeners.messages import (
-    WARMING_UP,
-    AlreadyDone,
-    finish,
-    queue_with_attempt,
-    take,
-    wait_for_model,
-)
-from bot.slack.replies import ask, friendly, notice_reply, post, post_reply, say, update_reply
+from bot.slack.listeners.messages import run_answer, show, take, unusable_replies
+from bot.slack.replies import friendly, post_reply, say, update_reply
 from bot.slack.runtime import Runtime, person_id
 from bot.slack.text import (
     TamperedValue,
@@ -77,88 +71,78 @@ def _ticked(body: dict) -> tuple[str, ...]:
     return tuple(found)
 
 
-def register(app: App, rt: Runtime) -> None:
-    def on(action_id, job):
-        @app.action(action_id)
-        def listener(ack, body, respond):
-            ack()
-            rt.work.submit(run_click, rt, job, parse_click(body), respond)
+def register(app: App) -> None:
+    for action_id in (*JOBS, CHOICE):
+        app.action(action_id)(on_click)
+    app.action(blocks.PICK)(on_tick)
 
-        return listener
 
-    on(blocks.NEXT, on_next)
-    on(blocks.START, on_next)
-    on(blocks.HINT, on_hint)
-    on(blocks.SKIP, on_skip)
-    on(re.compile(re.escape(blocks.CHOICE_PREFIX) + r"[A-Z]$"), on_choice)
-    on(blocks.SUBMIT, on_submit)
+def on_click(rt: Runtime, ack, body: dict, respond) -> None:
+    """Every button: ack, then its job runs in the pool (see JOBS)."""
+    ack()
+    click = parse_click(body)
+    job = on_choice if CHOICE.match(click.action_id) else JOBS[click.action_id]
+    rt.work.submit(run_click, rt, job, click, respond)
 
-    @app.action(blocks.PICK)
-    def on_tick(ack):
-        ack()  # ticking a box only changes the form; Submit answers
-    on(blocks.FORGET_YES, on_forget)
-    on(blocks.FORGET_NO, on_forget_cancel)
+
+def on_tick(ack) -> None:
+    ack()  # ticking a box only changes the form; Submit answers
 
 
 def _channel(rt: Runtime, click: Click) -> str:
     return click.channel or rt.open_dm(click.user)
 
 
+class Stale(Exception):
+    """A button for a question that is no longer open (answered or skipped)."""
+
+
 def run_click(rt: Runtime, job, click: Click, respond) -> None:
-    """Run a button's job; a value it finds tampered with gets one reply and changes nothing."""
+    """Run a button's job with the one error reply of clicks: a value it finds tampered with,
+    a question no longer open or a domain error gets one message and changes nothing."""
     try:
         job(rt, click, respond)
     except TamperedValue:
         say(rt, _channel(rt, click), TAMPERED)
+    except Stale:
+        say(rt, _channel(rt, click), STALE)
+    except (CoachError, UnknownQuestion) as exc:
+        say(rt, _channel(rt, click), friendly(exc))
+
+
+def open_question(rt: Runtime, click: Click, question_id: str) -> tuple[str, str, Question]:
+    """The preamble of a question's buttons: (person, channel, the open question), once the
+    button's question id was read from its value. Raises Stale when it is not the open one."""
+    channel = _channel(rt, click)
+    pid = rt.person(click.team, click.user)
+    pending = rt.coach.pending(pid)
+    if pending is None or pending.id != question_id:
+        raise Stale(question_id)
+    return pid, channel, pending
 
 
 def on_next(rt: Runtime, click: Click, respond) -> None:
     topic = parse_topic_value(click.value)
     channel = _channel(rt, click)
     pid = rt.person(click.team, click.user)
-    ask(rt, pid, channel, topic, skip=rt.coach.pending(pid) is not None,
-        intro="Here's your next question.")
-
-
-def _open_question(rt: Runtime, click: Click, pid: str, question_id: str, channel: str):
-    pending = rt.coach.pending(pid)
-    if pending is None or pending.id != question_id:
-        say(rt, channel, STALE)
-        return None
-    return pending
+    show(rt, pid, channel, turn.Turn(rt.coach, source="dm").next(pid, rt.now(), topic),
+         rt.now())
 
 
 def on_hint(rt: Runtime, click: Click, respond) -> None:
-    question_id = parse_question_value(click.value)
-    channel = _channel(rt, click)
-    pid = rt.person(click.team, click.user)
-    question = _open_question(rt, click, pid, question_id, channel)
-    if question is None:
-        return
-    try:
-        hint = rt.coach.hint(pid, question_id)
-    except (CoachError, KeyError) as exc:
-        say(rt, channel, friendly(exc))
-        return
-    post(rt, channel, blocks.hint_blocks(question, hint), f"Hint: {hint}")
+    pid, channel, _ = open_question(rt, click, parse_question_value(click.value))
+    hinted = turn.Turn(rt.coach, source="dm").act(pid, turn.Intent(turn.HINT), rt.now())
+    show(rt, pid, channel, hinted, rt.now())
 
 
 def on_skip(rt: Runtime, click: Click, respond) -> None:
-    question_id = parse_question_value(click.value)
-    channel = _channel(rt, click)
-    pid = rt.person(click.team, click.user)
-    if _open_question(rt, click, pid, question_id, channel) is None:
-        return
-    ask(rt, pid, channel, skip=True, intro="Skipped. Try this one instead.")
+    pid, channel, _ = open_question(rt, click, parse_question_value(click.value))
+    show(rt, pid, channel, turn.Turn(rt.coach, source="dm").next(pid, rt.now()), rt.now())
 
 
 def on_choice(rt: Runtime, click: Click, respond) -> None:
     question_id, letter = parse_choice_value(click.value, click.action_id)
-    channel = _channel(rt, click)
-    pid = rt.person(click.team, click.user)
-    question = _open_question(rt, click, pid, question_id, channel)
-    if question is None:
-        return
+    pid, channel, question = open_question(rt, click, question_id)
     if letter not in question.letters or question.type not in ("mcq", "truefalse"):
         raise TamperedValue(click.value)
     take_choice(rt, click, pid, channel, question, (letter,))
@@ -168,11 +152,7 @@ def on_submit(rt: Runtime, click: Click, respond) -> None:
     """Submit on a multi-answer item: answer with the ticked options."""
     question_id = parse_question_value(click.value)
     ticked = [parse_choice_value(value) for value in click.ticked]
-    channel = _channel(rt, click)
-    pid = rt.person(click.team, click.user)
-    question = _open_question(rt, click, pid, question_id, channel)
-    if question is None:
-        return
+    pid, channel, question = open_question(rt, click, question_id)
     letters = sorted({letter for _, letter in ticked})
     if (any(qid != question_id for qid, _ in ticked) or question.type != "multi"
             or not set(letters) <= set(question.letters)):
@@ -195,13 +175,11 @@ def take_choice(rt: Runtime, click: Click, pid: str, channel: str, question,
 def run_choice_job(rt: Runtime, job: dict) -> str | None:
     channel = job["channel"]
     pid = rt.person(job["person_id"].split(":")[1], job["user_id"])
-    if not rt.work.ready:
-        return wait_for_model(rt, job, notice_reply(channel, WARMING_UP))
     letters = tuple(job["answer"].split(" and "))
 
     def replies(feedback) -> list[dict]:
         shown = []
-        if feedback.recorded and job["ts"]:
+        if job["ts"]:
             # The options become a plain record of the choice, so they cannot be re-clicked.
             question = feedback.question
             shown.append(update_reply(channel, job["ts"],
@@ -211,19 +189,12 @@ def run_choice_job(rt: Runtime, job: dict) -> str | None:
                                 blocks.feedback_text(feedback)))
         return shown
 
-    try:
-        feedback = rt.coach.answer(pid, job["answer"], parse_time(job["created_at"]),
-                                   source="dm", question_id=job["question_id"],
-                                   on_record=queue_with_attempt(rt, job, replies))
-    except AlreadyDone:
-        return None
-    except (CoachError, KeyError) as exc:
-        finish(rt, job, notice_reply(channel, friendly(exc)))
-        return None
-    if not feedback.recorded:
-        finish(rt, job, *replies(feedback))
-    rt.outbox.nudge()
-    return None
+    def grade(on_record) -> turn.Reply:
+        return turn.Turn(rt.coach, source="dm").answer(
+            pid, job["answer"], parse_time(job["created_at"]), job["question_id"], on_record)
+
+    return run_answer(rt, job, job["question_id"], job["answer"], grade, replies,
+                      unusable_replies(channel, job["answer"]))
 
 
 def on_forget(rt: Runtime, click: Click, respond) -> None:
@@ -242,6 +213,13 @@ def on_forget(rt: Runtime, click: Click, respond) -> None:
 
 def on_forget_cancel(rt: Runtime, click: Click, respond) -> None:
     _replace(rt, click, respond, "Cancelled: nothing was deleted.")
+
+
+# Each button's job, by action id; the option buttons of a choice item match CHOICE.
+JOBS = {blocks.NEXT: on_next, blocks.START: on_next, blocks.HINT: on_hint,
+        blocks.SKIP: on_skip, blocks.SUBMIT: on_submit, blocks.FORGET_YES: on_forget,
+        blocks.FORGET_NO: on_forget_cancel}
+CHOICE = re.compile(re.escape(blocks.CHOICE_PREFIX) + r"[A-Z]$")
 
 
 def _replace(rt: Runtime, click: Click, respond, text: str) -> None:

@@ -160,25 +160,27 @@ def refusal_message(sub: Subcommand) -> Message:
 
 # --- the listener ----------------------------------------------------------------------------
 
-def register(app: App, rt: Runtime) -> None:
-    @app.command("/mlsprep")
-    def on_command(ack, command, respond, context):
-        name, rest = split_command(command.get("text"))
-        sub = BY_NAME.get(name or "help")
-        if sub is None:
-            ack(**unknown_message(name), response_type="ephemeral")
-            return
-        user = command.get("user_id", "")
-        if sub.admin and not rt.is_admin(user):
-            ack(**refusal_message(sub), response_type="ephemeral")
-            return
-        call = Call(context.team_id or command.get("team_id", ""), user,
-                    command.get("channel_id", ""), rest)
-        if sub.instant:
-            ack(**sub.run(rt, call), response_type="ephemeral")
-            return
-        ack()
-        rt.work.submit(_run_and_respond, rt, sub, call, respond)
+def register(app: App) -> None:
+    app.command("/mlsprep")(on_command)
+
+
+def on_command(rt: Runtime, ack, command: dict, respond, context) -> None:
+    name, rest = split_command(command.get("text"))
+    sub = BY_NAME.get(name or "help")
+    if sub is None:
+        ack(**unknown_message(name), response_type="ephemeral")
+        return
+    user = command.get("user_id", "")
+    if sub.admin and not rt.is_admin(user):
+        ack(**refusal_message(sub), response_type="ephemeral")
+        return
+    call = Call(context.team_id or command.get("team_id", ""), user,
+                command.get("channel_id", ""), rest)
+    if sub.instant:
+        ack(**sub.run(rt, call), response_type="ephemeral")
+        return
+    ack()
+    rt.work.submit(_run_and_respond, rt, sub, call, respond)
 
 
 def _run_and_respond(rt: Runtime, sub: Subcommand, call: Call, respond) -> None:

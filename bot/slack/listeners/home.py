@@ -8,12 +8,14 @@ from bot.slack import blocks
 from bot.slack.runtime import Runtime
 
 
-def register(app: App, rt: Runtime) -> None:
-    @app.event("app_home_opened")
-    def on_home_opened(event, context):
-        if event.get("tab", "home") != "home" or not event.get("user"):
-            return
-        rt.work.submit(publish_home, rt, context.team_id, event["user"])
+def register(app: App) -> None:
+    app.event("app_home_opened")(on_home_opened)
+
+
+def on_home_opened(rt: Runtime, event: dict, context) -> None:
+    if event.get("tab", "home") != "home" or not event.get("user"):
+        return
+    rt.work.submit(publish_home, rt, context.team_id, event["user"])
 
 
 def publish_home(rt: Runtime, team: str, user: str) -> None:
