@@ -16,9 +16,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
+from bot.core import turn
 from bot.core.coach import Coach
 from bot.slack.daily import DailyScheduler
-from bot.slack.text import parse_dm, plain_text
+from bot.slack.text import plain_text
 from bot.slack.work import Work
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ class Runtime:
         if job.get("kind") != "dm":
             return False
         open_question = bool(job.get("question_id")) or bool(job.get("waited"))
-        return parse_dm(plain_text(job.get("answer")), open_question).kind == "answer"
+        return turn.parse(plain_text(job.get("answer")), open_question).kind == turn.ANSWER
 
     def encode_answers(self, jobs: list[dict]) -> dict | None:
         """The pieces of these answers encoded in one embedder call (their questions' reference
