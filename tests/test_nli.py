@@ -62,3 +62,18 @@ def test_plain_entailment_and_contradiction(judge):
     entail, contra = LABELS.index("entailment"), LABELS.index("contradiction")
     assert probs[0].argmax() == entail
     assert probs[1, contra] > probs[1, entail]
+
+
+def test_the_script_builds_the_training_data_the_recipe_records():
+    # The shipped judge must be what scripts/train_nli.py makes with the recipe's command:
+    # same pairs from each source (the training itself is too slow for the suite).
+    import shlex
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_nli
+
+    recipe = json.loads((MODEL_DIR / "recipe.json").read_text())
+    argv = shlex.split(recipe["command"])[1:]
+    data, held_out = train_nli.training_data(train_nli.arguments(argv))
+    assert {name: len(part) for name, part in data.items()} == recipe["pairs"]
+    assert sorted(held_out) == recipe["held_out_questions"]
