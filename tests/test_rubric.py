@@ -117,3 +117,14 @@ def test_a_few_words_are_too_short_whatever_point_they_name(tiny, too_short, fla
     result = rubric_verdict(evidence, ("a", "b", "c"), Thresholds())
     assert (result.flag, result.band) == (flag, grade_band)
     assert result.covered == (() if tiny else ("a",))
+
+
+def test_an_answer_far_from_the_question_is_off_topic_whatever_the_judge_reads_into_it():
+    # "I like pizza ..." once earned a point from a judge that entailed it at .3.
+    verdicts = PointVerdicts(entail=np.array([0.9, 0.1]), contradict=np.zeros(2))
+    t = Thresholds(off_topic=0.2, on_topic=0.5)
+    far = rubric.Evidence(sim_this=0.1, sim_elsewhere=0.1, verdicts=verdicts)
+    near = rubric.Evidence(sim_this=0.3, sim_elsewhere=0.6, verdicts=verdicts)
+    assert rubric_verdict(far, ("a", "b"), t).band == g.OFF_TOPIC
+    # Closer, the point the judge found puts it on topic even if another question is closer.
+    assert rubric_verdict(near, ("a", "b"), t).band == g.PARTIAL

@@ -386,8 +386,11 @@ def rubric_verdict(evidence: rubric.Evidence, points: Sequence[str],
         return g.Grade(0, g.OFF_TOPIC, (), points, g.GIBBERISH, MESSAGES[g.GIBBERISH])
     verdicts = evidence.verdicts
     made, contradicted = verdicts.made(t), verdicts.contradicted(t)
-    on_topic = bool(made or contradicted) or rubric.topicality(
-        evidence.sim_this, evidence.sim_elsewhere, t)
+    # Far from everything this question is about, an answer is off topic whatever the judge
+    # reads into it; closer, a point made or contradicted puts it on topic.
+    on_topic = evidence.sim_this >= t.off_topic and (
+        bool(made or contradicted)
+        or rubric.topicality(evidence.sim_this, evidence.sim_elsewhere, t))
     if not on_topic:
         score = rubric.score_in_grade(0, evidence.sim_this / t.on_topic)
         return g.Grade(score, g.OFF_TOPIC, (), points, None, MESSAGES[g.OFF_TOPIC])
