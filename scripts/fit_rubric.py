@@ -4,7 +4,10 @@ The models' evidence for each answer is computed once; then the thresholds are s
 coordinate by coordinate for the best agreement with the human marks: per-point verdicts,
 rank correlation with the 0-5 grades, and the rubric's hard rules (a wrong answer never
 partial or strong, a correct one never off-topic, adversarial answers below the median
-grade-3 answer, grade-5 answers strong).
+grade-3 answer, grade-5 answers strong), plus guards generated from the fitting part's own
+questions for the answers a learner would notice first: a chat about something else must be
+off-topic, a good answer taken back must be told it is wrong, a vague sentence around a key term
+must not earn a partial grade.
 
     .venv/bin/python scripts/fit_rubric.py                 # writes bot/rubric.json
 """
@@ -42,9 +45,47 @@ GRID = {
 }
 
 
-def objective(report: dict, references_strong: float) -> float:
+# Guards, written for this script (never copied from the tests or the dev set's answers).
+OFF_TOPIC = (
+    "I like pizza and long walks on the beach with my dog.",
+    "My football team won the cup last weekend after extra time.",
+    "Mix two eggs with the flour, add a pinch of salt and bake for twenty minutes.",
+)
+RETRACTED = (
+    "Just kidding, none of that is needed in practice.",
+    "Forget everything I wrote above, none of it is right.",
+)
+
+
+def guard_answers(rows) -> list[tuple[dict, str, str]]:
+    """(row, answer, what it must be) for each question of the fitting part."""
+    seen, guards = set(), []
+    for row in rows:
+        if row["question_id"] in seen:
+            continue
+        seen.add(row["question_id"])
+        n = len(seen)
+        guards.append((row, OFF_TOPIC[n % len(OFF_TOPIC)], "off-topic"))
+        guards.append((row, f"{row['reference_answer']} {RETRACTED[n % len(RETRACTED)]}",
+                       "contradiction"))
+        # A vague sentence around a key point's longest word says nothing about the point.
+        word = max(row["key_points"].split(";")[0].split(), key=len).strip(".,()").lower()
+        guards.append((row, f"Honestly, it all depends on the {word} in the end.",
+                       "not credited"))
+    return guards
+
+
+def guard_broken(grade, must: str) -> bool:
+    if must == "off-topic":
+        return grade.band != "off-topic"
+    if must == "contradiction":
+        return grade.flag != "contradiction"
+    return grade.band in ("partial", "strong")
+
+
+def objective(report: dict, references_strong: float, guards_kept: float = 1.0) -> float:
     """Higher is better: correlation and point agreement, the bank's own reference answers
-    graded strong, each broken hard rule a penalty."""
+    graded strong, each broken hard rule or guard a penalty."""
     agree, total = report["point verdicts agreeing"]
     strong, fives = report["grade 5 strong"]
     below, adversarial = report["adversarial below the grade-3 median"]
@@ -53,9 +94,10 @@ def objective(report: dict, references_strong: float) -> float:
     correct = sum(n for k, n in counts.items() if k >= 3)
     return (report["spearman"] + agree / total + references_strong
             + 0.5 * min(0.8, strong / max(fives, 1)) + 0.5 * below / max(adversarial, 1)
-            - 1.0 * report["grade 0-1 in partial or strong"] / max(wrong, 1)
+            - 2.0 * report["grade 0-1 in partial or strong"] / max(wrong, 1)
             - 2.0 * report["grade 3+ called off-topic"] / max(correct, 1)
-            - 0.5 * report["contradicted points ticked"] / total)
+            - 0.5 * report["contradicted points ticked"] / total
+            - 4.0 * (1.0 - guards_kept))
 
 
 def gather(args, corpus, data):
@@ -82,7 +124,12 @@ def gather(args, corpus, data):
             ref = grader.reference(q.prompt, q.reference_answer, q.key_points)
             references.append((grader.rubric_evidence(clean(q.reference_answer), ref),
                                ref.points))
-    return evidence, points, references
+    guards = []
+    for row, answer, must in guard_answers(data.rows):
+        ref = grader.reference(row["question"], row["reference_answer"],
+                               row["key_points"].split(";"))
+        guards.append((grader.rubric_evidence(clean(answer), ref), ref.points, must))
+    return evidence, points, references, guards
 
 
 def main() -> int:
@@ -104,18 +151,23 @@ def main() -> int:
     corpus = load_corpus()
     data = read_dataset(args.dataset, corpus)
     if args.evidence and args.evidence.exists():
-        evidence, points, references = pickle.loads(args.evidence.read_bytes())
+        evidence, points, references, guards = pickle.loads(args.evidence.read_bytes())
     else:
-        evidence, points, references = gather(args, corpus, data)
+        evidence, points, references, guards = gather(args, corpus, data)
         if args.evidence:
-            args.evidence.write_bytes(pickle.dumps((evidence, points, references)))
+            args.evidence.write_bytes(pickle.dumps((evidence, points, references, guards)))
 
     def score(t: Thresholds) -> tuple[float, dict]:
         grades = [rubric_verdict(e, p, t) for e, p in zip(evidence, points, strict=True)]
         report = rubric_report(data.rows, grades)
         strong = sum(rubric_verdict(e, p, t).band == "strong" for e, p in references)
         report["bank reference answers strong"] = (strong, len(references))
-        return objective(report, strong / max(len(references), 1)), report
+        broken = [must for e, p, must in guards if guard_broken(rubric_verdict(e, p, t), must)]
+        kept = len(guards) - len(broken)
+        report["guards kept"] = (kept, len(guards))
+        report["guards broken by kind"] = {k: broken.count(k) for k in sorted(set(broken))}
+        return objective(report, strong / max(len(references), 1),
+                         kept / max(len(guards), 1)), report
 
     best = Thresholds()
     best_value, best_report = score(best)
