@@ -184,12 +184,7 @@ def feedback_blocks(feedback: Feedback) -> list[dict]:
     if not feedback.recorded:
         return ungraded_blocks(feedback)
     blocks = _grade_lines(feedback)
-    if feedback.next_review is not None:
-        blocks.append(context(f"I'll bring this one back around "
-                              f"{feedback.next_review:%a %d %b}."))
-    blocks.append(actions(button("Next question", NEXT, "", style="primary"),
-                          block_id=f"feedback:{feedback.question.id}"))
-    return blocks
+    return blocks + _what_next(feedback)
 
 
 def ungraded_blocks(feedback: Feedback) -> list[dict]:
@@ -224,11 +219,17 @@ def gave_up_blocks(feedback: Feedback) -> list[dict]:
               section(f"*{label}:* {esc(question.solution())}")]
     if question.key_points and not question.is_choice:
         blocks.append(section(_bullets(question.key_points, "•")))
+    return blocks + _what_next(feedback)
+
+
+def _what_next(feedback: Feedback) -> list[dict]:
+    """After a grade or a give-up: when the question comes back, and the Next button."""
+    blocks = []
     if feedback.next_review is not None:
         blocks.append(context(f"I'll bring this one back around "
                               f"{feedback.next_review:%a %d %b}."))
     blocks.append(actions(button("Next question", NEXT, "", style="primary"),
-                          block_id=f"feedback:{question.id}"))
+                          block_id=f"feedback:{feedback.question.id}"))
     return blocks
 
 
