@@ -1,13 +1,14 @@
 """Latency of grading one answer with a warm model, against the naive approach.
 
-    .venv/bin/python scripts/bench_scoring.py [--runs 200]
+    .venv/bin/python scripts/bench_scoring.py [--runs 200] [--embedder onnx|torch]
 
 Ours: Grader.grade as the coach builds it, on an open corpus-style question with six key
 points whose reference side was encoded once (cached): per call, the answer is encoded once
 (topicality) and the entailment judge reads it with each key point.
 Naive: encode the reference answer and the learner's answer on every call and take one cosine.
-Both are measured in the same run, interleaved, on the same ~60-word answer. A benchmark, not
-a test: numbers depend on the machine.
+Both are measured in the same run, interleaved, on the same ~60-word answer, with the same
+embedder: the ONNX one that the terminal coach and the server use, unless `--embedder torch`.
+A benchmark, not a test: numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from bot.core.corpus import Question
 from bot.core.scoring import Grader
-from bot.embeddings import Embedder
+from bot.embeddings import BACKENDS, make_embedder
 from bot.nli import EntailmentModel
 
 QUESTION = Question(
@@ -53,7 +54,7 @@ ANSWER = ("I would encrypt the bucket at rest with a customer managed KMS key an
           "with CloudTrail so we can see who read what.")
 
 
-def naive(embedder: Embedder, question: Question, answer: str) -> float:
+def naive(embedder, question: Question, answer: str) -> float:
     vectors = embedder.encode([question.reference_answer, answer])
     return float(vectors[0] @ vectors[1])
 
@@ -65,8 +66,9 @@ def percentile(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--embedder", choices=BACKENDS, default="onnx")
     args = parser.parse_args(argv)
-    embedder = Embedder()
+    embedder = make_embedder(args.embedder)
     embedder.load()
     grader = Grader(embedder, judge=EntailmentModel(), bank=[QUESTION])
     for _ in range(10):  # warm: first passes, the reference side, the learned grader
@@ -80,11 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         naive(embedder, QUESTION, ANSWER)
         naive_ms.append((time.perf_counter() - start) * 1000)
-    import torch
-
     words = len(ANSWER.split())
     print(f"answer: {words} words; {args.runs} runs each, interleaved; "
-          f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs")
+          f"{args.embedder} embedder, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}")
     print("| approach | p50 ms | p95 ms |")
     print("|---|---|---|")
     for name, values in (("grader (reference cached, entailment per key point)", ours_ms),

