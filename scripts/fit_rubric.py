@@ -182,6 +182,7 @@ def main() -> int:
                     best, best_value, best_report = candidate, value, report
     args.out.write_text(json.dumps(dataclasses.asdict(best), indent=2) + "\n")
     print(json.dumps(dataclasses.asdict(best), indent=2))
+    print(f"objective: {best_value:.3f}")
     for name, value in best_report.items():
         print(f"{name}: {value}")
     return 0

@@ -1,9 +1,8 @@
 """Grading several answers with one embedder call gives the grades of grading them one by one.
 
 On the real models, as served: the ONNX embedder (float32, so a text's vector does not depend
-on the texts batched with it beyond float noise) and the entailment judge, which still reads
-each answer's pairs apart (its int8 activations are scaled per batch, so it is never batched
-across answers).
+on the texts batched with it beyond float noise) and the entailment judge, which reads its
+pairs one at a time.
 """
 
 from __future__ import annotations

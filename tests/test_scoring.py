@@ -113,7 +113,7 @@ def test_scores_order_full_above_partial_above_off_topic(grader):
     assert full.score > partial.score > off.score
 
 
-@judge_miss("'block public access' inside a three-clause sentence: judge .16 < made .45, "
+@judge_miss("'block public access' inside a three-clause sentence: judge .06 < made .25, "
             "clause similarity .59 < sim_made .70; 2 of the 3 points are credited")
 def test_points_are_judged_one_by_one(grader):
     result = grader.grade(S3, "Encrypt it with KMS, block public access and give SageMaker a "
@@ -150,6 +150,8 @@ BAD = [
     ("s3", "Leave the training data unencrypted; encryption is not needed inside AWS.",
      g.CONTRADICTION),
     ("spot", "Never save checkpoints; restart interrupted jobs from scratch.", g.CONTRADICTION),
+    # "write" is not "save": the old word-for-word negation check missed it, the judge does not.
+    ("spot", "Do not write checkpoints; restart interrupted jobs from scratch.", g.CONTRADICTION),
     ("overfit", "The model is underfitting, so I would train a bigger model for longer.",
      g.CONTRADICTION),
 ]
@@ -191,27 +193,15 @@ def test_a_contradiction_never_lands_in_the_top_band(grader, answer):
     assert result.band != g.STRONG
 
 
-KNOWN_MISSES = [
-    # "write" is not "save": a negation is matched to a point word for word.
-    pytest.param("spot", "Do not write checkpoints; restart interrupted jobs from scratch.",
-                 g.CONTRADICTION, marks=pytest.mark.xfail(strict=True, reason="synonym")),
-]
-
-
-@pytest.mark.parametrize("qid, answer, flag", KNOWN_MISSES)
-def test_known_misses_of_the_contradiction_check(grader, qid, answer, flag):
-    assert grader.grade(QUESTIONS[qid], answer).flag == flag
-
-
 @pytest.mark.parametrize("qid, answer", [
     pytest.param("s3", "Do not make the bucket public: block public access, encrypt with KMS "
                        "and never share the keys.",
                  marks=judge_miss("the judge reads 'do not make the bucket public' as "
-                                  "contradicting 'Block public access' (.79)")),
+                                  "contradicting 'Block public access' (.88)")),
     pytest.param("overfit", "It is not underfitting, it is overfitting: add dropout and stop "
                             "early on the validation loss.",
                  marks=judge_miss("the judge reads 'it is not underfitting' as contradicting "
-                                  "the overfitting point (.91)")),
+                                  "the overfitting point (.92)")),
     ("spot", "Don't run on-demand: use managed spot training and checkpoint to S3 so nothing "
              "is lost."),
     ("s3", "You should not rely on the default settings alone; encrypt with KMS and enforce "
@@ -247,10 +237,10 @@ def test_a_point_made_past_the_model_window_still_counts(grader, embedder):
 @pytest.mark.parametrize("qid, answer", [
     pytest.param("s3", "Turn on S3 versioning for the bucket so an overwritten file can be "
                        "restored.",
-                 marks=judge_miss("versioning point: judge .35 < .45, similarity .44 < .70, "
+                 marks=judge_miss("versioning point: judge .19 < .25, similarity .44 < .70, "
                                   "so no point is made and the answer is weak")),
     pytest.param("overfit", "Add dropout to the network.",
-                 marks=judge_miss("dropout point: judge .04, similarity .47; with no point "
+                 marks=judge_miss("dropout point: judge .03, similarity .47; with no point "
                                   "made five words are too short")),
     ("overfit", "I'd stop training early once the validation loss stops going down."),
     ("spot", "Checkpoint to S3 so that a reclaimed job picks up where it left off."),
@@ -264,9 +254,27 @@ def test_a_correct_partial_answer_is_partial_never_off_topic(grader, qid, answer
 @pytest.mark.parametrize("qid, answer", [
     ("spot", "Managed Spot training is never the right choice for cutting training cost; "
              "always pay for on-demand capacity."),
-    ("s3", "Encrypt with KMS, enforce TLS, least privilege for the role, block public access, "
-           "versioning and CloudTrail. Just kidding, none of that is needed: the defaults are "
-           "fine."),
+    # Taken back at the end, in words unlike the retractions the judge was trained on.
+    ("s3", "I'd encrypt the bucket at rest using KMS customer managed keys and require TLS "
+           "through the bucket policy. The SageMaker role only gets least-privilege permissions "
+           "on that one bucket. I'd block public access, turn on versioning so we can restore "
+           "overwritten files, and log access with CloudTrail. Just kidding, none of that is "
+           "needed: the defaults are fine."),
+    ("overfit", "It's overfitting. I'd add dropout or L2 regularization, use a simpler model "
+                "with fewer features, collect more data or augment it, and stop training early "
+                "when the validation loss stops improving. Honestly though, scrap all of that: "
+                "none of those steps make any difference."),
+    ("spot", "Use managed spot training for the discount, checkpoint to S3 so interrupted jobs "
+             "resume, and set max wait above max run time. Actually no, ignore that, spot is a "
+             "bad idea and checkpoints are pointless."),
+    pytest.param("s3", "Encrypt with KMS, enforce TLS, least privilege for the role, block "
+                       "public access, versioning and CloudTrail. Just kidding, none of that is "
+                       "needed: the defaults are fine.",
+                 marks=judge_miss("a terse list taken back: the judge credits none of its "
+                                  "points (entailment <= .16) and reads the retraction at .40 < "
+                                  "contradicted .58, so it is weak (26) but not told it is "
+                                  "wrong; the int8 judge caught it only when its six pairs "
+                                  "shared a batch (.60; .44 alone)")),
     ("overfit", "This is underfitting, not overfitting, so make the model bigger and train "
                 "it for longer."),
 ])
@@ -368,7 +376,7 @@ def test_an_empty_choice_answer_is_not_graded(grader):
 
 
 # The bank itself ------------------------------------------------------------------------
-@judge_miss("140 of the bank's 193 reference answers grade strong against their own key "
+@judge_miss("139 of the bank's 193 reference answers grade strong against their own key "
             "points (scripts/fit_rubric.py): the judge misses points made in other words")
 def test_the_bank_s_own_reference_answers_grade_strong(grader, corpus):
     """Each reference answer against its own key points: strong, and almost never read as

@@ -125,8 +125,8 @@ class Grader:
     def grade_many(self, items: Sequence[tuple[Question, str]]) -> list[Grade]:
         """Grade several answers with one embedder call for all their pieces (and one for
         any reference side not prepared yet), then each on its own with those vectors: the
-        same grades as one by one. The entailment judge still reads each answer's pairs
-        apart, never batched across answers (its int8 activations are scaled per batch)."""
+        same grades as one by one. The entailment judge reads pairs one at a time whatever
+        the batch (bot/nli.py: on a CPU, batching pairs only adds padding)."""
         open_items = [(q, a) for q, a in items if not q.is_choice]
         self.prepare_references(q for q, _ in open_items)
         vectors = self.encode_answers([a for _, a in open_items])
