@@ -24,9 +24,10 @@ class LazyGrader:
     `close()` stops that work and waits for it: a process must not exit while torch is busy
     in another thread (it aborts with "terminate called without an active exception")."""
 
-    def __init__(self, embedder, questions=()):
+    def __init__(self, embedder, questions=(), judge_threads: int = 1):
         self.embedder = embedder
         self.questions = tuple(questions)  # encoded ahead by warm_up, when the scorer can
+        self.judge_threads = judge_threads
         self._grader = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -38,7 +39,8 @@ class LazyGrader:
                 from bot.core.scoring import Grader
                 from bot.nli import EntailmentModel
 
-                self._grader = Grader(self.embedder, judge=EntailmentModel(),
+                self._grader = Grader(self.embedder,
+                                      judge=EntailmentModel(threads=self.judge_threads),
                                       bank=self.questions)
         return self._grader
 
@@ -100,14 +102,16 @@ def default_embedder(settings: Settings):
 
 
 def build_coach(settings: Settings, embedder=None, *, grader=None,
-                rng: random.Random | None = None) -> Coach:
+                rng: random.Random | None = None, judge_threads: int = 1) -> Coach:
     """The coach for these settings: Store at DATABASE_PATH, the bank at MLSPREP_CORPUS (or
     corpus/), and the Grader over `embedder` (default: the real model, loaded lazily).
-    `grader` replaces the real one entirely (tests)."""
+    `grader` replaces the real one entirely (tests). `judge_threads`: cores the entailment
+    judge may use for one answer; 1 when several answers are graded side by side (the
+    server's job threads share the cores), all of them for one learner at a terminal."""
     store = Store(settings.database_path, busy_timeout_ms=settings.busy_timeout_ms,
                   lock_wait=settings.lock_wait)
     corpus = load_corpus(settings.corpus_path or None)
     if grader is None:
         grader = LazyGrader(embedder if embedder is not None else default_embedder(settings),
-                            questions=corpus)
+                            questions=corpus, judge_threads=judge_threads)
     return Coach(corpus, store, grader, exam=settings.exam, tz=settings.tz, rng=rng)

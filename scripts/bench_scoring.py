@@ -67,10 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--embedder", choices=BACKENDS, default="onnx")
+    parser.add_argument("--judge-threads", type=int, default=1,
+                        help="1 as the server runs it (job threads share the cores); the "
+                             "terminal coach gives one learner's judge every core")
     args = parser.parse_args(argv)
     embedder = make_embedder(args.embedder)
     embedder.load()
-    grader = Grader(embedder, judge=EntailmentModel(), bank=[QUESTION])
+    grader = Grader(embedder, judge=EntailmentModel(threads=args.judge_threads),
+                    bank=[QUESTION])
     for _ in range(10):  # warm: first passes, the reference side, the learned grader
         grader.grade(QUESTION, ANSWER)
         naive(embedder, QUESTION, ANSWER)
@@ -84,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         naive_ms.append((time.perf_counter() - start) * 1000)
     words = len(ANSWER.split())
     print(f"answer: {words} words; {args.runs} runs each, interleaved; "
-          f"{args.embedder} embedder, {os.cpu_count()} CPUs, load average "
+          f"{args.embedder} embedder, judge on {args.judge_threads} thread(s), "
+          f"{os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}")
     print("| approach | p50 ms | p95 ms |")
     print("|---|---|---|")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,34 @@ def onnx_embedder():
     model = OnnxEmbedder()
     model.load()
     return model
+
+
+class CountingEmbedder:
+    """A real embedder with the texts of every `encode` call recorded (`encode_cached` goes
+    straight to the real one: reference vectors are not what is counted); one that names
+    `fail_on` fails, as a model error would."""
+
+    def __init__(self, embedder, fail_on: str | None = None):
+        self.real = embedder
+        self.fail_on = fail_on
+        self.calls: list[list[str]] = []
+        self._lock = threading.Lock()
+
+    def encode(self, texts):
+        with self._lock:
+            self.calls.append(list(texts))
+        if self.fail_on and any(self.fail_on in t for t in texts):
+            raise RuntimeError("the model failed on this text")
+        return self.real.encode(texts)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+@pytest.fixture
+def counting_embedder():
+    """CountingEmbedder, for the batching tests here and in tests/slack/."""
+    return CountingEmbedder
 
 
 FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "corpus"

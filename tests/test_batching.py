@@ -21,23 +21,6 @@ from bot.core.scoring import Grader
 QUESTION_IDS = 4
 
 
-class Counting:
-    """The real embedder, with every `encode` call's texts recorded (encode_cached goes to the
-    real one: reference vectors are not what is counted here)."""
-
-    def __init__(self, embedder):
-        self.real = embedder
-        self.calls: list[list[str]] = []
-        self._lock = threading.Lock()
-
-    def encode(self, texts):
-        with self._lock:
-            self.calls.append(list(texts))
-        return self.real.encode(texts)
-
-    def __getattr__(self, name):
-        return getattr(self.real, name)
-
 
 @pytest.fixture(scope="module")
 def questions(corpus):
@@ -70,8 +53,8 @@ def test_a_text_s_vector_does_not_depend_on_its_batch_mates(onnx_embedder, quest
 
 
 def test_grade_many_gives_the_grades_of_one_by_one_with_one_encoder_call(
-        onnx_embedder, judge, questions):
-    counting = Counting(onnx_embedder)
+        onnx_embedder, judge, questions, counting_embedder):
+    counting = counting_embedder(onnx_embedder)
     grader = Grader(counting, judge=judge, bank=questions)
     items = [(q, a) for q in questions for a in answers_to(q)]
     alone = [grader.grade(q, a) for q, a in items]  # also prepares every reference side
@@ -110,8 +93,8 @@ def test_grade_many_prepares_the_missing_reference_sides_in_one_call(onnx_embedd
 
 
 def test_prefetched_vectors_belong_to_the_thread_that_encoded_them(onnx_embedder, judge,
-                                                                  questions):
-    counting = Counting(onnx_embedder)
+                                                                  questions, counting_embedder):
+    counting = counting_embedder(onnx_embedder)
     grader = Grader(counting, judge=judge, bank=questions)
     question = questions[0]
     grader.prepare_references([question])

@@ -6,7 +6,6 @@ attempt and its feedback, or its apology when it alone keeps failing.
 from __future__ import annotations
 
 import sqlite3
-import threading
 
 from harness import wait_until, weak_answer
 from standin import TEAM
@@ -20,26 +19,6 @@ from bot.slack.text import plain_text
 
 PEOPLE_WAITING = 6
 
-
-class Counting:
-    """The session's real embedder, with the texts of every `encode` call recorded; one that
-    names `fail_on` fails, as a model error would."""
-
-    def __init__(self, embedder, fail_on: str | None = None):
-        self.real = embedder
-        self.fail_on = fail_on
-        self.calls: list[list[str]] = []
-        self._lock = threading.Lock()
-
-    def encode(self, texts):
-        with self._lock:
-            self.calls.append(list(texts))
-        if self.fail_on and any(self.fail_on in t for t in texts):
-            raise RuntimeError("the model failed on this text")
-        return self.real.encode(texts)
-
-    def __getattr__(self, name):
-        return getattr(self.real, name)
 
 
 def people_waiting(bot, answer_of) -> dict[str, tuple]:
@@ -77,8 +56,9 @@ def pieces(embedder, answer: str) -> set[str]:
     return set(units + whole)
 
 
-def test_waiting_answers_are_graded_after_one_embedder_call(tmp_path, standin, embedder):
-    counting = Counting(embedder)
+def test_waiting_answers_are_graded_after_one_embedder_call(tmp_path, standin, embedder,
+                                                            counting_embedder):
+    counting = counting_embedder(embedder)
     # One job thread, so that every waiting answer lands in the same batch.
     with served(tmp_path, standin, counting, MLSPREP_JOB_WORKERS="1") as bot:
         waiting = people_waiting(bot, lambda n, q: q.reference_answer if n % 2 == 0
@@ -105,8 +85,9 @@ def test_waiting_answers_are_graded_after_one_embedder_call(tmp_path, standin, e
             {u: 1 for u in waiting}
 
 
-def test_an_answer_that_keeps_failing_does_not_fail_its_batch(tmp_path, standin, embedder):
-    counting = Counting(embedder, fail_on="BOOM")
+def test_an_answer_that_keeps_failing_does_not_fail_its_batch(tmp_path, standin, embedder,
+                                                              counting_embedder):
+    counting = counting_embedder(embedder, fail_on="BOOM")
     with served(tmp_path, standin, counting, MLSPREP_JOB_WORKERS="1") as bot:
         waiting = people_waiting(bot, lambda n, q: q.reference_answer + (
             " BOOM." if n == 0 else ""))
