@@ -42,6 +42,7 @@ GRID = {
     # Not below 0.1: an answer that unlike anything in the question must not be on topic.
     "off_topic": np.arange(0.1, 0.31, 0.05),
     "closer_elsewhere": np.arange(-0.05, 0.21, 0.05),
+    "judge_from": np.arange(0.0, 0.46, 0.05),
 }
 
 
@@ -106,7 +107,10 @@ def gather(args, corpus, data):
     from bot.embeddings import Embedder
     from bot.nli import MODEL_DIR, EntailmentModel
 
-    grader = Grader(Embedder(), judge=EntailmentModel(args.model or MODEL_DIR), bank=corpus)
+    # Default thresholds: judge_from 0, so the judge reads every point and any judge_from
+    # can be fitted from this evidence.
+    grader = Grader(Embedder(), judge=EntailmentModel(args.model or MODEL_DIR), bank=corpus,
+                    thresholds=Thresholds())
     evidence, points = [], []
     with grader.prefetched([r["student_answer"] for r in data.rows]):
         for n, row in enumerate(data.rows):
@@ -173,7 +177,7 @@ def main() -> int:
     best_value, best_report = score(best)
     for _ in range(args.rounds):
         for pair in (("made", "sim_made"), ("contradicted", "contra_vs_entail"),
-                     ("on_topic", "off_topic", "closer_elsewhere")):
+                     ("on_topic", "off_topic", "closer_elsewhere"), ("judge_from",)):
             for values in itertools.product(*(GRID[name] for name in pair)):
                 candidate = dataclasses.replace(
                     best, **{n: round(float(v), 2) for n, v in zip(pair, values, strict=True)})

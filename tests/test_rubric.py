@@ -128,3 +128,43 @@ def test_an_answer_far_from_the_question_is_off_topic_whatever_the_judge_reads_i
     assert rubric_verdict(far, ("a", "b"), t).band == g.OFF_TOPIC
     # Closer, the point the judge found puts it on topic even if another question is closer.
     assert rubric_verdict(near, ("a", "b"), t).band == g.PARTIAL
+
+
+class RecordingJudge(FakeJudge):
+    def __init__(self):
+        self.read: list[tuple[str, str]] = []
+
+    def predict(self, pairs):
+        self.read += list(pairs)
+        return super().predict(pairs)
+
+
+def test_the_judge_reads_only_the_points_the_answer_comes_near():
+    points = ("Versioning keeps old models", "Encryption protects data", "Replication copies")
+    judge = RecordingJudge()
+    near = np.array([0.6, 0.5, 0.1])
+    verdicts = rubric.judge_points(judge, "Use versioning, never encryption.", points,
+                                   similarity=near, judge_from=0.35)
+    assert [point for _, point in judge.read] == list(points[:2])
+    assert verdicts.entail[2] == 0 and verdicts.contradict[2] == 0
+    t = Thresholds(judge_from=0.35)
+    assert verdicts.contradicted(t) == [1] and verdicts.made(t) == [0]
+
+
+def test_skipping_a_far_point_gives_the_verdict_of_reading_it_and_ignoring_it():
+    # fit_rubric.py fits judge_from on evidence where the judge read every point: `within`
+    # must turn that evidence into exactly what the skipping judge returns.
+    points = ("Versioning keeps old models", "Encryption protects data", "Replication copies")
+    answer = "Use versioning and replication, never encryption."
+    near = np.array([0.6, 0.2, 0.3])
+    t = Thresholds(judge_from=0.35)
+    full = rubric.judge_points(FakeJudge(), answer, points, similarity=near)
+    skipped = rubric.judge_points(FakeJudge(), answer, points, similarity=near, judge_from=0.35)
+    assert full.made(Thresholds()) == [0, 2]  # the judge would credit replication ...
+    assert np.array_equal(full.within(t).entail, skipped.entail)
+    assert np.array_equal(full.within(t).contradict, skipped.contradict)
+    evidence = [rubric.Evidence(sim_this=0.8, sim_elsewhere=0.2, verdicts=v)
+                for v in (full, skipped)]
+    graded = [rubric_verdict(e, points, t) for e in evidence]
+    assert graded[0] == graded[1]
+    assert graded[0].covered == (points[0],)  # ... but it is too far to be read

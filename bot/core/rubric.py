@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,10 @@ class Thresholds:
     on_topic: float = 0.45  # similarity to this question above which an answer is on topic
     off_topic: float = 0.2  # ... below which it is off topic whatever else holds
     closer_elsewhere: float = 0.1  # off topic when another question is closer by this much
+    # The judge reads a point only when the answer's closest clause is at least this similar
+    # to it: an answer that never comes near a point neither makes nor contradicts it (the
+    # clause-level negation check still runs), and the judge's pairs are most of a grade's time.
+    judge_from: float = 0.0
 
     @classmethod
     def load(cls, path: Path = THRESHOLDS_FILE) -> Thresholds:
@@ -70,6 +74,15 @@ class PointVerdicts:
     contradict: np.ndarray  # best contradiction probability per key point
     similarity: np.ndarray | None = None  # best clause similarity per key point
     negated: frozenset[int] = frozenset()  # points a clause negates ("disable versioning")
+
+    def within(self, t: Thresholds) -> PointVerdicts:
+        """These verdicts with the points the judge does not read (below `judge_from`) set to
+        neither: what `judge_points` returns when it skips them."""
+        if self.similarity is None or t.judge_from <= 0:
+            return self
+        far = self.similarity < t.judge_from
+        return replace(self, entail=np.where(far, 0.0, self.entail),
+                       contradict=np.where(far, 0.0, self.contradict))
 
     def made(self, t: Thresholds) -> list[int]:
         against = set(self.contradicted(t))
@@ -117,17 +130,23 @@ def windows(text: str, limit: int = WINDOW_WORDS) -> list[str]:
 
 
 def judge_points(judge, text: str, points: Sequence[str], similarity: np.ndarray | None = None,
-                 negated: frozenset[int] = frozenset()) -> PointVerdicts:
-    """Ask the judge about every key point against each window of the answer; a point keeps
-    its best entailment and its best contradiction over the windows. (Judging each clause
-    as well was tried: better on the fitting part, worse on the checking part; see
+                 negated: frozenset[int] = frozenset(), judge_from: float = 0.0
+                 ) -> PointVerdicts:
+    """Ask the judge about every key point the answer comes near (`similarity` at least
+    `judge_from`) against each window of the answer; a point keeps its best entailment and
+    its best contradiction over the windows, and a point not read is neither. (Judging each
+    clause as well was tried: better on the fitting part, worse on the checking part; see
     docs/scoring.md.)"""
     spans = windows(text)
-    pairs = [(span, point) for point in points for span in spans]
-    probs = judge.predict(pairs).reshape(len(points), len(spans), 3)
+    read = [i for i in range(len(points))
+            if similarity is None or judge_from <= 0 or similarity[i] >= judge_from]
+    pairs = [(span, points[i]) for i in read for span in spans]
+    probs = judge.predict(pairs).reshape(len(read), len(spans), 3)
+    entail, contradict = np.zeros(len(points)), np.zeros(len(points))
     # LABELS order: contradiction, entailment, neutral
-    return PointVerdicts(entail=probs[:, :, 1].max(axis=1),
-                         contradict=probs[:, :, 0].max(axis=1),
+    entail[read] = probs[:, :, 1].max(axis=1)
+    contradict[read] = probs[:, :, 0].max(axis=1)
+    return PointVerdicts(entail=entail, contradict=contradict,
                          similarity=similarity, negated=frozenset(negated))
 
 

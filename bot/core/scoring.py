@@ -295,7 +295,8 @@ class Grader:
             analysis = analyse(encoder, ref, text)
             verdicts = rubric.judge_points(self.judge, text, ref.points,
                                            similarity=analysis.point_sims,
-                                           negated=frozenset(analysis.contradicted))
+                                           negated=frozenset(analysis.contradicted),
+                                           judge_from=self.thresholds.judge_from)
         return rubric.Evidence(
             sim_this=max(sims), sim_elsewhere=max(elsewhere, default=0.0), verdicts=verdicts,
             gibberish=gibberish, no_claim=self._no_claim(text, ref, vector),
@@ -384,7 +385,7 @@ def rubric_verdict(evidence: rubric.Evidence, points: Sequence[str],
     points = tuple(points)
     if evidence.gibberish:
         return g.Grade(0, g.OFF_TOPIC, (), points, g.GIBBERISH, MESSAGES[g.GIBBERISH])
-    verdicts = evidence.verdicts
+    verdicts = evidence.verdicts.within(t)
     made, contradicted = verdicts.made(t), verdicts.contradicted(t)
     # Far from everything this question is about, an answer is off topic whatever the judge
     # reads into it; closer, a point made or contradicted puts it on topic.
@@ -406,7 +407,14 @@ def rubric_verdict(evidence: rubric.Evidence, points: Sequence[str],
         if flag:
             made = []
         grade = rubric.rubric_grade(len(made), len(points), 0)
-        strength = 0.0 if flag else float(verdicts.entail.mean())
+        if flag:
+            strength = 0.0
+        elif not made:
+            # No point made: how near the answer came to making one (the best entailment,
+            # under the `made` threshold), so a near miss ranks above talk around the terms.
+            strength = float(verdicts.entail.max(initial=0.0)) / max(t.made, 1e-6)
+        else:
+            strength = float(verdicts.entail.mean())
     score = rubric.score_in_grade(grade, strength)
     covered = tuple(points[i] for i in made)
     against = tuple(points[i] for i in contradicted)
