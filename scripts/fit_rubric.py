@@ -164,12 +164,18 @@ def main() -> int:
     def score(t: Thresholds) -> tuple[float, dict]:
         grades = [rubric_verdict(e, p, t) for e, p in zip(evidence, points, strict=True)]
         report = rubric_report(data.rows, grades)
-        strong = sum(rubric_verdict(e, p, t).band == "strong" for e, p in references)
+        graded = [rubric_verdict(e, p, t) for e, p in references]
+        strong = sum(grade.band == "strong" for grade in graded)
+        wrong = sum(grade.flag == "contradiction" for grade in graded)
         report["bank reference answers strong"] = (strong, len(references))
+        report["bank reference answers told they contradict a point"] = (wrong, len(references))
         broken = [must for e, p, must in guards if guard_broken(rubric_verdict(e, p, t), must)]
         kept = len(guards) - len(broken)
         report["guards kept"] = (kept, len(guards))
         report["guards broken by kind"] = {k: broken.count(k) for k in sorted(set(broken))}
+        # Reported, not in the objective: penalising it (weight 4, measured 2026-12-02) moved
+        # `contradicted` to .80 and cut the flagged references from 51 to 23, but let 23
+        # wrong answers of 99 into partial or strong instead of 7 (docs/scoring.md).
         return objective(report, strong / max(len(references), 1),
                          kept / max(len(guards), 1)), report
 
