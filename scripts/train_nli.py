@@ -50,6 +50,7 @@ import yaml  # noqa: E402
 from onnx_storage import store_fp16  # noqa: E402  (scripts/, beside this file)
 
 from bot.core.markup import clean  # noqa: E402
+from bot.core.rubric import windows  # noqa: E402
 from bot.core.text import FUNCTION_WORDS, clauses, content_stems, sentences, words  # noqa: E402
 from bot.nli import LABELS, MODEL_DIR  # noqa: E402
 
@@ -164,7 +165,7 @@ def action_only(point: str) -> str | None:
 
 
 def bank_pairs(questions, rng: random.Random, more: bool = False,
-               retractions: bool = False) -> list[tuple[str, str, int]]:
+               retractions: bool = False, windowed: bool = False) -> list[tuple[str, str, int]]:
     pairs = []
     for q in questions:
         points = [" ".join(p.split()) for p in q["key_points"]]
@@ -177,6 +178,9 @@ def bank_pairs(questions, rng: random.Random, more: bool = False,
             pairs.append((ref, point, ENTAILMENT))
             k, parts = best_sentence(ref, point)
             pairs.append((parts[k], point, ENTAILMENT))
+            if windowed:  # the windows the grader reads that hold the point's sentence
+                pairs += [(w, point, ENTAILMENT) for w in windows(ref)
+                          if parts[k] in w and w != ref]
             if more:
                 clause = best_clause(ref, point)
                 if clause and clause != parts[k]:
@@ -345,7 +349,8 @@ def training_data(args) -> tuple[dict[str, list], set[str]]:
     data = {
         "semeval": semeval_pairs(rng, args.semeval_per_file),
         "bank": rng.sample(generated := bank_pairs(bank, rng, args.more_positives,
-                                                   args.more_retractions),
+                                                   args.more_retractions,
+                                                   args.reference_windows),
                            min(args.bank_max, len(generated))),
         "dev_fit": dev_pairs(DEV / "aws-fit.csv", corpus, args.more_positives) * args.dev_repeat,
     }
@@ -376,6 +381,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--more-retractions", action="store_true",
                         help="also retractions after the sentence that makes a point and "
                              "after the points written as a terse list")
+    parser.add_argument("--reference-windows", action="store_true",
+                        help="also each window of a reference answer (as the grader cuts "
+                             "it) that holds the sentence making a point, as entailing it")
     parser.add_argument("--storage", choices=sorted(STORAGE), default="fp16",
                         help="how the weights are stored in model.onnx")
     return parser.parse_args(argv)
