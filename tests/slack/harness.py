@@ -212,6 +212,16 @@ def good_answer(question) -> str:
     return question.reference_answer
 
 
+def credits_its_reference(grader, question) -> bool:
+    """The grader ticks a point of this question's own reference answer and flags nothing.
+    Not every reference passes: about a quarter are read as contradicting one of their own
+    points (a known miss, tests/test_scoring.py::test_the_bank_s_own_reference_answers_...);
+    a flow test that answers with the reference needs one that does, whichever question the
+    draw brings."""
+    grade = grader.grade(question, question.reference_answer)
+    return bool(grade.covered) and grade.flag is None
+
+
 def weak_answer(question) -> str:
     """A gradable answer that deserves a low score: a wrong letter, or a vague guess."""
     if question.is_choice:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness import texts
+from harness import credits_its_reference, texts
 from standin import TEAM
 
 from bot.core import turn
@@ -37,19 +37,11 @@ def ask_until(slack, want, user: str = ADA, tries: int = 250):
     raise AssertionError("no question of the wanted kind came up")
 
 
-def credits_its_reference(slack, question) -> bool:
-    """The grader ticks a point of this question's own reference answer and flags nothing.
-    Not every reference passes: about a quarter are read as contradicting one of their own
-    points (a known miss, tests/test_scoring.py::test_the_bank_s_own_reference_answers_...);
-    the flow tests below need one that does, whichever question the draw brings."""
-    grade = slack.coach.grader.grade(question, question.reference_answer)
-    return bool(grade.covered) and grade.flag is None
-
-
 def test_a_dm_gets_a_question_and_the_answer_gets_scored_feedback(slack):
     assert slack.dm(ADA, "hi").status == 200
     slack.standin.wait_for("chat.postMessage", channel=DM)
-    question, _ = ask_until(slack, lambda q: q.type == "open" and credits_its_reference(slack, q))
+    question, _ = ask_until(
+        slack, lambda q: q.type == "open" and credits_its_reference(slack.coach.grader, q))
     shown = posts(slack)[-1]
     assert question.prompt in texts(shown.args["blocks"])
     assert [b["action_id"] for b in buttons(shown.args["blocks"])] == [blocks.HINT, blocks.SKIP]
