@@ -76,6 +76,13 @@ def guard_answers(rows) -> list[tuple[dict, str, str]]:
     return guards
 
 
+def retyped(reference: str) -> str:
+    """A bank reference answer as a learner who studied it types it back. The exact text
+    is what the negation check is measured against (`Reference.negated_by_itself`), so
+    grading it proves less than grading a near copy."""
+    return "I would say " + reference[0].lower() + reference[1:].rstrip(".")
+
+
 def guard_broken(grade, must: str) -> bool:
     if must == "off-topic":
         return grade.band != "off-topic"
@@ -120,13 +127,14 @@ def gather(args, corpus, data):
                                    row["key_points"].split(";"))
             evidence.append(grader.rubric_evidence(clean(row["student_answer"]) or "-", ref))
             points.append(ref.points)
-    # The bank's own reference answers, which must grade strong (tests/test_scoring.py).
+    # The bank's own reference answers, retyped, which must grade strong
+    # (tests/test_scoring.py).
     bank = [q for q in corpus if not q.is_choice and q.key_points]
     references = []
-    with grader.prefetched([q.reference_answer for q in bank]):
+    with grader.prefetched([retyped(q.reference_answer) for q in bank]):
         for q in bank:
             ref = grader.reference(q.prompt, q.reference_answer, q.key_points)
-            references.append((grader.rubric_evidence(clean(q.reference_answer), ref),
+            references.append((grader.rubric_evidence(clean(retyped(q.reference_answer)), ref),
                                ref.points))
     guards = []
     for row, answer, must in guard_answers(data.rows):
@@ -167,8 +175,9 @@ def main() -> int:
         graded = [rubric_verdict(e, p, t) for e, p in references]
         strong = sum(grade.band == "strong" for grade in graded)
         wrong = sum(grade.flag == "contradiction" for grade in graded)
-        report["bank reference answers strong"] = (strong, len(references))
-        report["bank reference answers told they contradict a point"] = (wrong, len(references))
+        report["bank reference answers retyped, strong"] = (strong, len(references))
+        report["bank reference answers retyped, told they contradict a point"] = (
+            wrong, len(references))
         broken = [must for e, p, must in guards if guard_broken(rubric_verdict(e, p, t), must)]
         kept = len(guards) - len(broken)
         report["guards kept"] = (kept, len(guards))

@@ -7,6 +7,7 @@ the learned grader reads. The same features serve SemEval rows and corpus questi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +44,10 @@ class Reference:
     reference_stems: frozenset[str]
     reference_words: int
     explicit_points: bool  # key points were written for the question (not derived)
+    # Points the clause-level negation check finds negated by the reference answer itself
+    # ("...which are not included in Invocations" against the point it makes): the check
+    # misreads them, and an answer that words them as the reference does is not wrong.
+    negated_by_itself: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -76,28 +81,38 @@ def derive_points(reference: str) -> tuple[str, ...]:
 
 def reference_texts(embedder, question: str, reference: str,
                     points: tuple[str, ...] = ()) -> list[str]:
-    """What `prepare` encodes for a question: the prompt, the reference answer (in windows
-    when it is long) and the key points (or the reference's sentences when none are written)."""
+    """What `prepare` encodes for a question, each text once: the prompt, the reference answer
+    (in windows when it is long), the key points (or the reference's sentences when none are
+    written) and the reference's clauses (the negation check reads it as an answer)."""
+    return _reference_pieces(embedder, question, reference, points)[3]
+
+
+def _reference_pieces(embedder, question: str, reference: str, points: tuple[str, ...]
+                      ) -> tuple[list[str], tuple[str, ...], list[str], list[str]]:
+    """(the reference's windows, the points, the reference's clauses, every distinct text)."""
     points = tuple(p for p in points if p.strip()) or derive_points(reference)
-    return [question, *_fit(embedder, [reference]), *points]
+    windows = _fit(embedder, [reference])
+    clauses = answer_texts(embedder, reference)[0]
+    return windows, points, clauses, list(dict.fromkeys([question, *windows, *points, *clauses]))
 
 
 def prepare(embedder, question: str, reference: str, points: tuple[str, ...] = ()) -> Reference:
-    points = tuple(p for p in points if p.strip())
-    explicit = bool(points)
-    points = points or derive_points(reference)
+    explicit = any(p.strip() for p in points)
+    windows, points, clauses, texts = _reference_pieces(embedder, question, reference, points)
     encode = getattr(embedder, "encode_cached", embedder.encode)
-    texts = reference_texts(embedder, question, reference, points)
-    ref_text = texts[1:len(texts) - len(points)]
-    vectors = encode(texts)
-    ref_vec = _normalise(vectors[1:1 + len(ref_text)].mean(axis=0))
+    vector = dict(zip(texts, encode(texts), strict=True))
+    point_vecs = np.stack([vector[p] for p in points])
+    clause_vecs = np.stack([vector[c] for c in clauses])
     return Reference(
         question=question, reference=reference, points=points,
-        question_vec=vectors[0], reference_vec=ref_vec, point_vecs=vectors[1 + len(ref_text):],
+        question_vec=vector[question],
+        reference_vec=_normalise(np.stack([vector[w] for w in windows]).mean(axis=0)),
+        point_vecs=point_vecs,
         question_stems=frozenset(content_stems(question)),
         reference_stems=frozenset(content_stems(reference + " " + " ".join(points))),
         reference_words=max(1, len(words(reference))),
         explicit_points=explicit,
+        negated_by_itself=frozenset(_negated(points, clauses, point_vecs @ clause_vecs.T)),
     )
 
 
@@ -126,23 +141,8 @@ def analyse(embedder, ref: Reference, answer: str) -> Analysis:
     sims = ref.point_vecs @ all_vecs.T  # points x units
     point_sims = sims.max(axis=1)
 
-    # Contradictions are looked for clause by clause: the negation and the similarity are
-    # judged on the same short span, so a "not" elsewhere in a long sentence cannot pair
-    # with a point that the rest of the sentence happens to resemble.
-    contradicted: dict[int, str] = {}
-    atomic = range(len(units))
-    for p, point in enumerate(ref.points):
-        for u in atomic:
-            # The clause must be mainly about this point (its best match, or nearly) to
-            # contradict it.
-            if sims[p, u] < PAIRED_FORM or sims[p, u] < sims[:, u].max() - NEAR_BEST:
-                continue
-            flips = flipped(units[u], point)
-            # A negative form ("unencrypted", "disable") is a clear signal, so it needs less
-            # similarity than a "not" whose scope is a guess.
-            if flips and (sims[p, u] >= PAIRED or flips & negative_forms(units[u])):
-                contradicted[p] = units[u]
-                break
+    contradicted = _negated(ref.points, units, sims[:, :len(units)],
+                            skip=ref.negated_by_itself)
 
     answer_stems = content_stems(answer)
     a_set = set(answer_stems)
@@ -176,6 +176,30 @@ def analyse(embedder, ref: Reference, answer: str) -> Analysis:
     return Analysis(units=units, point_sims=point_sims, contradicted=contradicted,
                     vector=np.array(values, dtype=np.float64), word_count=n_words,
                     sim_question=sim_q, sim_reference=sim_whole)
+
+
+def _negated(points: Sequence[str], units: Sequence[str], sims: np.ndarray,
+             skip: frozenset[int] = frozenset()) -> dict[int, str]:
+    """Point index -> the clause that says its opposite; `sims` is points x clauses.
+    Contradictions are looked for clause by clause: the negation and the similarity are
+    judged on the same short span, so a "not" elsewhere in a long sentence cannot pair
+    with a point that the rest of the sentence happens to resemble."""
+    contradicted: dict[int, str] = {}
+    for p, point in enumerate(points):
+        if p in skip:
+            continue
+        for u, unit in enumerate(units):
+            # The clause must be mainly about this point (its best match, or nearly) to
+            # contradict it.
+            if sims[p, u] < PAIRED_FORM or sims[p, u] < sims[:, u].max() - NEAR_BEST:
+                continue
+            flips = flipped(unit, point)
+            # A negative form ("unencrypted", "disable") is a clear signal, so it needs less
+            # similarity than a "not" whose scope is a guess.
+            if flips and (sims[p, u] >= PAIRED or flips & negative_forms(unit)):
+                contradicted[p] = unit
+                break
+    return contradicted
 
 
 def _negations(text: str) -> int:
