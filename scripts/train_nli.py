@@ -24,7 +24,9 @@ pair's probabilities do not depend on what shares its batch), or with `--storage
 quantised dynamically (23 MB, the judge shipped before; its activation scale is computed per
 batch), and written with its tokenizer and a recipe.json that records the data counts and
 the file's sha256. `--more-retractions` (retractions after one sentence and after a terse
-list of the points) was measured and not shipped (docs/scoring.md).
+list of the points) was measured and not shipped (docs/scoring.md), and so was
+`--extra-pairs eval/nli/handwritten-pairs.csv` (pairs written by hand for the points the judge
+misreads in their own reference, and agreeing negations).
 
     .venv/bin/python scripts/train_nli.py --semeval-per-file 1000   # ~12 min on 2 idle cores
 """
@@ -356,7 +358,20 @@ def training_data(args) -> tuple[dict[str, list], set[str]]:
     }
     data["dev_fit"] += [p for p in data["dev_fit"] if p[2] == CONTRADICTION] * (
         args.contradiction_repeat - 1)
+    if args.extra_pairs:
+        data["extra"] = extra_pairs(args.extra_pairs, held_out) * args.extra_repeat
     return data, held_out
+
+
+def extra_pairs(path: Path, held_out: set[str]) -> list[tuple[str, str, int]]:
+    """Pairs written by hand (question_id, premise, hypothesis, label), never about a
+    checking question."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    leaked = sorted({r["question_id"] for r in rows} & held_out)
+    if leaked:
+        raise SystemExit(f"train_nli: {path} has pairs for checking questions: {leaked}")
+    return [(clean(r["premise"]), r["hypothesis"], LABELS.index(r["label"])) for r in rows]
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -384,6 +399,11 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reference-windows", action="store_true",
                         help="also each window of a reference answer (as the grader cuts "
                              "it) that holds the sentence making a point, as entailing it")
+    parser.add_argument("--extra-pairs", type=Path,
+                        help="a CSV of pairs written by hand: question_id, premise, "
+                             "hypothesis, label (entailment or contradiction)")
+    parser.add_argument("--extra-repeat", type=int, default=2,
+                        help="how many times each of those pairs is seen per epoch")
     parser.add_argument("--storage", choices=sorted(STORAGE), default="fp16",
                         help="how the weights are stored in model.onnx")
     return parser.parse_args(argv)

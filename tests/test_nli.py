@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.nli import LABELS, MODEL_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,3 +79,19 @@ def test_the_script_builds_the_training_data_the_recipe_records():
     data, held_out = train_nli.training_data(train_nli.arguments(argv))
     assert {name: len(part) for name, part in data.items()} == recipe["pairs"]
     assert sorted(held_out) == recipe["held_out_questions"]
+
+
+def test_pairs_written_by_hand_never_touch_a_checking_question(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_nli
+
+    held_out = train_nli.check_ids()
+    shipped = ROOT / "eval" / "nli" / "handwritten-pairs.csv"
+    pairs = train_nli.extra_pairs(shipped, held_out)
+    assert pairs and {label for _, _, label in pairs} == {LABELS.index("entailment"),
+                                                          LABELS.index("contradiction")}
+    leaking = tmp_path / "leak.csv"
+    leaking.write_text("question_id,premise,hypothesis,label\n"
+                       f"{sorted(held_out)[0]},Some answer.,Some point.,entailment\n")
+    with pytest.raises(SystemExit, match="checking questions"):
+        train_nli.extra_pairs(leaking, held_out)
