@@ -25,8 +25,9 @@ quantised dynamically (23 MB, the judge shipped before; its activation scale is 
 batch), and written with its tokenizer and a recipe.json that records the data counts and
 the file's sha256. `--more-retractions` (retractions after one sentence and after a terse
 list of the points) was measured and not shipped (docs/scoring.md), and so was
-`--extra-pairs eval/nli/handwritten-pairs.csv` (pairs written by hand for the points the judge
-misreads in their own reference, and agreeing negations).
+`--extra-pairs eval/nli/handwritten-pairs.csv [eval/nli/negated-instructions.csv]` (pairs
+written by hand for the points the judge misreads in their own reference, agreeing negations,
+and contradictions phrased as negated instructions).
 
     .venv/bin/python scripts/train_nli.py --semeval-per-file 1000   # ~12 min on 2 idle cores
 """
@@ -359,7 +360,8 @@ def training_data(args) -> tuple[dict[str, list], set[str]]:
     data["dev_fit"] += [p for p in data["dev_fit"] if p[2] == CONTRADICTION] * (
         args.contradiction_repeat - 1)
     if args.extra_pairs:
-        data["extra"] = extra_pairs(args.extra_pairs, held_out) * args.extra_repeat
+        data["extra"] = [pair for path in args.extra_pairs
+                         for pair in extra_pairs(path, held_out)] * args.extra_repeat
     return data, held_out
 
 
@@ -399,8 +401,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reference-windows", action="store_true",
                         help="also each window of a reference answer (as the grader cuts "
                              "it) that holds the sentence making a point, as entailing it")
-    parser.add_argument("--extra-pairs", type=Path,
-                        help="a CSV of pairs written by hand: question_id, premise, "
+    parser.add_argument("--extra-pairs", type=Path, nargs="+",
+                        help="CSVs of pairs written by hand: question_id, premise, "
                              "hypothesis, label (entailment or contradiction)")
     parser.add_argument("--extra-repeat", type=int, default=2,
                         help="how many times each of those pairs is seen per epoch")
