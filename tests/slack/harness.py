@@ -214,7 +214,7 @@ def good_answer(question) -> str:
 
 def credits_its_reference(grader, question) -> bool:
     """The grader ticks a point of this question's own reference answer and flags nothing.
-    Not every reference passes: about a quarter are read as contradicting one of their own
+    Not every reference passes: 38 of the bank's 193 are read as contradicting one of their own
     points (a known miss, tests/test_scoring.py::test_the_bank_s_own_reference_answers_...);
     a flow test that answers with the reference needs one that does, whichever question the
     draw brings."""
