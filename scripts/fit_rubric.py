@@ -27,6 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from train_nli import fold_ids  # noqa: E402  (scripts/, beside this file)
+
 from bot.core.corpus import load_corpus  # noqa: E402
 from bot.core.evaluation import read_dataset, rubric_report  # noqa: E402
 from bot.core.markup import clean  # noqa: E402
@@ -116,31 +118,43 @@ def gather(args, corpus, data):
 
     # Default thresholds: judge_from 0, so the judge reads every point and any judge_from
     # can be fitted from this evidence.
-    grader = Grader(Embedder(), judge=EntailmentModel(args.model or MODEL_DIR), bank=corpus,
-                    thresholds=Thresholds())
+    embedder = Embedder()
+
+    def grader(model: Path) -> Grader:
+        return Grader(embedder, judge=EntailmentModel(model), bank=corpus,
+                      thresholds=Thresholds())
+
+    # With --fold-models, each question's answers are read by the judge that never saw them.
+    models = args.fold_models or [args.model or MODEL_DIR]
+    graders = [grader(model) for model in models]
+    by_question = {qid: graders[i] for i in range(len(models)) if args.fold_models
+                   for qid in fold_ids(f"{i}/{len(models)}")}
+
+    def evidence_of(question_id: str, question: str, reference: str, points, answer: str,
+                    vectors) -> tuple:
+        chosen = by_question.get(question_id, graders[0])
+        ref = chosen.reference(question, reference, list(points))
+        return chosen.rubric_evidence(clean(answer) or "-", ref, vectors), ref.points
+
+    answers = [r["student_answer"] for r in data.rows]
+    vectors = graders[0].encode_answers(answers)
     evidence, points = [], []
-    with grader.prefetched([r["student_answer"] for r in data.rows]):
-        for n, row in enumerate(data.rows):
-            if n % 50 == 0:
-                print(f"evidence: {n} of {len(data.rows)} answers", file=sys.stderr, flush=True)
-            ref = grader.reference(row["question"], row["reference_answer"],
-                                   row["key_points"].split(";"))
-            evidence.append(grader.rubric_evidence(clean(row["student_answer"]) or "-", ref))
-            points.append(ref.points)
+    for n, row in enumerate(data.rows):
+        if n % 50 == 0:
+            print(f"evidence: {n} of {len(data.rows)} answers", file=sys.stderr, flush=True)
+        e, p = evidence_of(row["question_id"], row["question"], row["reference_answer"],
+                           row["key_points"].split(";"), row["student_answer"], vectors)
+        evidence.append(e)
+        points.append(p)
     # The bank's own reference answers, retyped, which must grade strong
     # (tests/test_scoring.py).
     bank = [q for q in corpus if not q.is_choice and q.key_points]
-    references = []
-    with grader.prefetched([retyped(q.reference_answer) for q in bank]):
-        for q in bank:
-            ref = grader.reference(q.prompt, q.reference_answer, q.key_points)
-            references.append((grader.rubric_evidence(clean(retyped(q.reference_answer)), ref),
-                               ref.points))
-    guards = []
-    for row, answer, must in guard_answers(data.rows):
-        ref = grader.reference(row["question"], row["reference_answer"],
-                               row["key_points"].split(";"))
-        guards.append((grader.rubric_evidence(clean(answer), ref), ref.points, must))
+    vectors = graders[0].encode_answers([retyped(q.reference_answer) for q in bank])
+    references = [evidence_of(q.id, q.prompt, q.reference_answer, q.key_points,
+                              retyped(q.reference_answer), vectors) for q in bank]
+    guards = [(*evidence_of(row["question_id"], row["question"], row["reference_answer"],
+                            row["key_points"].split(";"), answer, None), must)
+              for row, answer, must in guard_answers(data.rows)]
     return evidence, points, references, guards
 
 
@@ -149,6 +163,10 @@ def main() -> int:
     parser.add_argument("--dataset", type=Path, default=ROOT / "eval" / "dev" / "aws-fit.csv")
     parser.add_argument("--model", type=Path, help="the entailment model folder "
                         "(default: the shipped one)")
+    parser.add_argument("--fold-models", type=Path, nargs="+",
+                        help="judges trained with train_nli.py --leave-out-fold I/N, in "
+                             "order: each fold's answers are read by the judge that never "
+                             "saw them, so the thresholds fit a judge reading new answers")
     parser.add_argument("--out", type=Path, default=THRESHOLDS_FILE)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--evidence", type=Path,

@@ -221,10 +221,13 @@ def bank_pairs(questions, rng: random.Random, more: bool = False,
     return pairs
 
 
-def dev_pairs(path: Path, corpus, more: bool = False) -> list[tuple[str, str, int]]:
+def dev_pairs(path: Path, corpus, more: bool = False, skip: frozenset[str] = frozenset()
+              ) -> list[tuple[str, str, int]]:
     pairs = []
     with path.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
+            if row["question_id"] in skip:
+                continue
             points = corpus[row["question_id"]]["key_points"]
             made = _numbers(row["points_made"])
             contradicted = _numbers(row["points_contradicted"])
@@ -243,6 +246,14 @@ def dev_pairs(path: Path, corpus, more: bool = False) -> list[tuple[str, str, in
 
 def _numbers(cell: str) -> set[int]:
     return {int(x) for x in re.findall(r"\d+", cell or "")}
+
+
+def fold_ids(fold: str) -> frozenset[str]:
+    """The fitting part's questions in fold "I/N" (every Nth question by id, from the Ith)."""
+    i, n = (int(x) for x in fold.split("/"))
+    with (DEV / "aws-fit.csv").open(newline="", encoding="utf-8") as handle:
+        ids = sorted({row["question_id"] for row in csv.DictReader(handle)})
+    return frozenset(ids[i::n])
 
 
 def check_ids() -> set[str]:
@@ -355,7 +366,9 @@ def training_data(args) -> tuple[dict[str, list], set[str]]:
                                                    args.more_retractions,
                                                    args.reference_windows),
                            min(args.bank_max, len(generated))),
-        "dev_fit": dev_pairs(DEV / "aws-fit.csv", corpus, args.more_positives) * args.dev_repeat,
+        "dev_fit": dev_pairs(DEV / "aws-fit.csv", corpus, args.more_positives,
+                             fold_ids(args.leave_out_fold) if args.leave_out_fold
+                             else frozenset()) * args.dev_repeat,
     }
     data["dev_fit"] += [p for p in data["dev_fit"] if p[2] == CONTRADICTION] * (
         args.contradiction_repeat - 1)
@@ -406,6 +419,10 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                              "hypothesis, label (entailment or contradiction)")
     parser.add_argument("--extra-repeat", type=int, default=2,
                         help="how many times each of those pairs is seen per epoch")
+    parser.add_argument("--leave-out-fold", metavar="I/N",
+                        help="leave the answers to fold I of N of the fitting part's "
+                             "questions out of the dev pairs: a judge that never read them, "
+                             "for scripts/fit_rubric.py --fold-models")
     parser.add_argument("--storage", choices=sorted(STORAGE), default="fp16",
                         help="how the weights are stored in model.onnx")
     return parser.parse_args(argv)

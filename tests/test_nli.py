@@ -95,3 +95,28 @@ def test_pairs_written_by_hand_never_touch_a_checking_question(tmp_path):
                        f"{sorted(held_out)[0]},Some answer.,Some point.,entailment\n")
     with pytest.raises(SystemExit, match="checking questions"):
         train_nli.extra_pairs(leaking, held_out)
+
+
+
+def test_a_fold_judge_never_reads_the_answers_its_fold_is_graded_with():
+    # fit_rubric.py --fold-models fits the thresholds on evidence where each fitting question's
+    # answers are read by the judge trained without them: the folds must split the fitting
+    # part's questions, and a fold's answers must be missing from that judge's dev pairs.
+    import csv
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_nli
+
+    fit = ROOT / "eval" / "dev" / "aws-fit.csv"
+    with fit.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    folds = [train_nli.fold_ids(f"{i}/2") for i in range(2)]
+    assert folds[0] and folds[1] and not folds[0] & folds[1]
+    assert folds[0] | folds[1] == {r["question_id"] for r in rows}
+    corpus = train_nli.open_items()
+    for fold in folds:
+        kept = train_nli.dev_pairs(fit, corpus, skip=fold)
+        outside = [r for r in rows if r["question_id"] not in fold]
+        assert len(kept) == sum(len(corpus[r["question_id"]]["key_points"]) for r in outside)
+        read = {answer for answer, _, _ in kept}
+        assert read == {train_nli.clean(r["student_answer"]) for r in outside}
