@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from bot.core import grade as g
+from bot.core.choice import unclear_choice_message
 from bot.core.corpus import Question
 from bot.core.scoring import CAPS, MESSAGES, Grader
 
@@ -386,8 +387,9 @@ def test_choice_answers_are_graded_by_the_option_picked(grader, question, answer
 def test_an_unclear_choice_is_asked_again_never_marked_wrong(grader, question, answer):
     result = grader.grade(question, answer)
     assert result.flag == g.UNCLEAR_CHOICE
-    assert result.message == MESSAGES[g.UNCLEAR_CHOICE]
-    assert "couldn't tell which option you meant" in result.message
+    # The same wording the coach shows before grading: which letters the question takes.
+    assert result.message == unclear_choice_message(question)
+    assert "couldn't tell" in result.message
     assert not result.gradable
 
 

@@ -153,3 +153,18 @@ def _whole_text(question: Question, answer: str) -> tuple[str, ...] | None:
               for o in question.options]
     picked = tuple(LETTERS[i] for i, s in enumerate(scores) if s >= 90)
     return picked or None
+
+
+def unclear_choice_message(question: Question) -> str:
+    """What to say to an answer that picks no option clearly: which letters it takes."""
+    letters = question.letters
+    among = f"{', '.join(letters[:-1])} and {letters[-1]}"
+    if question.type == "multi":
+        n = len(question.answer)
+        example = " ".join(letters[:n]).lower()
+        return (f"I couldn't tell which options you meant. This question has {n} answers "
+                f"among {among}. Pick {n} letters on one line, e.g. `{example}`.")
+    if question.type == "truefalse":
+        return "I couldn't tell whether you meant true or false. Say true or false."
+    return (f"I couldn't tell which option you meant. This question has a single answer "
+            f"among {among}. Pick a letter.")

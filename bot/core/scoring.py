@@ -24,7 +24,7 @@ import numpy as np
 
 from bot.core import grade as g
 from bot.core import rubric
-from bot.core.choice import parse_choice
+from bot.core.choice import parse_choice, unclear_choice_message
 from bot.core.corpus import Question
 from bot.core.features import (
     COVERED,
@@ -49,9 +49,7 @@ CONTRADICTION_CAP_MIXED = 60  # when it also makes other points: partial at best
 RUBRIC_WEIGHT = 0.5  # weight of key-point coverage when the question has written key points
 
 MESSAGES = {
-    g.EMPTY: "I didn't get an answer there - type it out, or say `skip`.",
-    g.UNCLEAR_CHOICE: "I couldn't tell which option you meant - reply with the letter "
-                      "(for example `b`, or `a and c`).",
+    g.EMPTY: "That was an empty answer. Type an answer first.",
     g.TOO_SHORT: "That's very short - say in a sentence or two what you would do and why.",
     g.ECHO: "That mostly repeats the question back - say what you would actually do.",
     g.GIBBERISH: "I couldn't read that as words - try again in plain sentences.",
@@ -195,7 +193,7 @@ class Grader:
         chosen = parse_choice(question, text)
         if chosen is None:
             return g.Grade(0, g.OFF_TOPIC, flag=g.UNCLEAR_CHOICE,
-                           message=MESSAGES[g.UNCLEAR_CHOICE])
+                           message=unclear_choice_message(question))
         right = set(question.answer)
         if set(chosen) == right:
             return g.Grade(100, g.STRONG, chosen=chosen, message="Correct.")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.choice import parse_choice
+from bot.core.choice import parse_choice, unclear_choice_message
 from bot.core.coach import (
     HOW_TO_GET_A_QUESTION,
     Board,
@@ -26,6 +26,7 @@ from bot.core.coach import (
 from bot.core.corpus import Question
 from bot.core.grade import EMPTY, UNCLEAR_CHOICE
 from bot.core.schedule import match_filter
+from bot.core.scoring import MESSAGES
 
 # Longer answers are refused (the question stays open) rather than cut: the model reads only
 # the first ~256 tokens, and a grade of a truncated answer would mislead.
@@ -149,22 +150,8 @@ def check_answer(question: Question, text: str) -> Problem | None:
 def problem(code: str, question: Question) -> Problem:
     """The wording of an ungradable answer (the grader's flags EMPTY and UNCLEAR_CHOICE)."""
     if code == UNCLEAR_CHOICE:
-        return Problem(code, _unclear_choice(question))
-    return Problem(EMPTY, "That was an empty answer. Type an answer first.")
-
-
-def _unclear_choice(question: Question) -> str:
-    letters = question.letters
-    among = f"{', '.join(letters[:-1])} and {letters[-1]}"
-    if question.type == "multi":
-        n = len(question.answer)
-        example = " ".join(letters[:n]).lower()
-        return (f"I couldn't tell which options you meant. This question has {n} answers "
-                f"among {among}. Pick {n} letters on one line, e.g. `{example}`.")
-    if question.type == "truefalse":
-        return "I couldn't tell whether you meant true or false. Say true or false."
-    return (f"I couldn't tell which option you meant. This question has a single answer "
-            f"among {among}. Pick a letter.")
+        return Problem(code, unclear_choice_message(question))
+    return Problem(EMPTY, MESSAGES[EMPTY])
 
 
 # --- replies: what to show ------------------------------------------------------------------
