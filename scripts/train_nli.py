@@ -370,12 +370,28 @@ def training_data(args) -> tuple[dict[str, list], set[str]]:
                              fold_ids(args.leave_out_fold) if args.leave_out_fold
                              else frozenset()) * args.dev_repeat,
     }
-    data["dev_fit"] += [p for p in data["dev_fit"] if p[2] == CONTRADICTION] * (
-        args.contradiction_repeat - 1)
+    if args.more_answers:
+        data["more_answers"] = [pair for path in args.more_answers
+                                for pair in more_answers(path, corpus, held_out)
+                                ] * args.dev_repeat
+    for part in ("dev_fit", "more_answers"):
+        if part in data:
+            data[part] += [p for p in data[part] if p[2] == CONTRADICTION] * (
+                args.contradiction_repeat - 1)
     if args.extra_pairs:
         data["extra"] = [pair for path in args.extra_pairs
                          for pair in extra_pairs(path, held_out)] * args.extra_repeat
     return data, held_out
+
+
+def more_answers(path: Path, corpus, held_out: set[str]) -> list[tuple[str, str, int]]:
+    """Point by point, like the fitting part: answers graded and marked by hand for other
+    questions of the bank (eval/dev/aws-train-*.csv), never for a checking question."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        leaked = sorted({r["question_id"] for r in csv.DictReader(handle)} & held_out)
+    if leaked:
+        raise SystemExit(f"train_nli: {path} has answers to checking questions: {leaked}")
+    return dev_pairs(path, corpus)
 
 
 def extra_pairs(path: Path, held_out: set[str]) -> list[tuple[str, str, int]]:
@@ -419,6 +435,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                              "hypothesis, label (entailment or contradiction)")
     parser.add_argument("--extra-repeat", type=int, default=2,
                         help="how many times each of those pairs is seen per epoch")
+    parser.add_argument("--more-answers", type=Path, nargs="+",
+                        help="more graded answers in the dev set's columns, for questions "
+                             "outside it (eval/dev/aws-train-*.csv), read point by point")
     parser.add_argument("--leave-out-fold", metavar="I/N",
                         help="leave the answers to fold I of N of the fitting part's "
                              "questions out of the dev pairs: a judge that never read them, "

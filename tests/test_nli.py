@@ -3,6 +3,7 @@ offline without torch, and it tells entailment from contradiction on plain cases
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import subprocess
@@ -102,8 +103,6 @@ def test_a_fold_judge_never_reads_the_answers_its_fold_is_graded_with():
     # fit_rubric.py --fold-models fits the thresholds on evidence where each fitting question's
     # answers are read by the judge trained without them: the folds must split the fitting
     # part's questions, and a fold's answers must be missing from that judge's dev pairs.
-    import csv
-
     sys.path.insert(0, str(ROOT / "scripts"))
     import train_nli
 
@@ -120,3 +119,24 @@ def test_a_fold_judge_never_reads_the_answers_its_fold_is_graded_with():
         assert len(kept) == sum(len(corpus[r["question_id"]]["key_points"]) for r in outside)
         read = {answer for answer, _, _ in kept}
         assert read == {train_nli.clean(r["student_answer"]) for r in outside}
+
+
+def test_more_graded_answers_are_read_point_by_point_and_never_about_a_checking_question(
+        tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_nli
+
+    held_out, corpus = train_nli.check_ids(), train_nli.open_items()
+    shipped = sorted((ROOT / "eval" / "dev").glob("aws-train-*.csv"))
+    assert shipped
+    for path in shipped:
+        pairs = train_nli.more_answers(path, corpus, held_out)
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(pairs) == sum(len(corpus[r["question_id"]]["key_points"]) for r in rows)
+    leaking = tmp_path / "leak.csv"
+    leaking.write_text(
+        "question_id,answer_id,split,grade,kind,voice,points_made,points_contradicted,"
+        f"student_answer\n{sorted(held_out)[0]},x-t01,train,3,honest,plain,1,,Some answer.\n")
+    with pytest.raises(SystemExit, match="checking questions"):
+        train_nli.more_answers(leaking, corpus, held_out)
