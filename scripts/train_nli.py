@@ -24,12 +24,17 @@ pair's probabilities do not depend on what shares its batch), or with `--storage
 quantised dynamically (23 MB, the judge shipped before; its activation scale is computed per
 batch), and written with its tokenizer and a recipe.json that records the data counts and
 the file's sha256. `--more-retractions` (retractions after one sentence and after a terse
-list of the points) was measured and not shipped (docs/scoring.md), and so was
-`--extra-pairs eval/nli/handwritten-pairs.csv [eval/nli/negated-instructions.csv]` (pairs
-written by hand for the points the judge misreads in their own reference, agreeing negations,
-and contradictions phrased as negated instructions).
+list of the points) was measured and not shipped (docs/scoring.md). The shipped judge also
+reads `--more-answers eval/dev/aws-train-*.csv` (graded answers to other questions of the
+bank, point by point like the fitting part) and `--extra-pairs eval/nli/handwritten-pairs.csv
+eval/nli/negated-instructions.csv` (pairs written by hand for the points the judge misreads in
+their own reference, agreeing negations, and contradictions phrased as negated instructions);
+its exact command is in bot/models/nli/recipe.json. `--leave-out-fold I/N` leaves a fold of
+the fitting part's answers out, for `fit_rubric.py --fold-models`.
 
-    .venv/bin/python scripts/train_nli.py --semeval-per-file 1000   # ~12 min on 2 idle cores
+    .venv/bin/python scripts/train_nli.py --semeval-per-file 1000 --more-answers \
+        eval/dev/aws-train-{1,2,3,4}.csv --extra-pairs eval/nli/handwritten-pairs.csv \
+        eval/nli/negated-instructions.csv          # ~16 min on 2 idle cores
 """
 
 from __future__ import annotations
