@@ -393,10 +393,14 @@ def more_answers(path: Path, corpus, held_out: set[str]) -> list[tuple[str, str,
     """Point by point, like the fitting part: answers graded and marked by hand for other
     questions of the bank (eval/dev/aws-train-*.csv), never for a checking question."""
     with path.open(newline="", encoding="utf-8") as handle:
-        leaked = sorted({r["question_id"] for r in csv.DictReader(handle)} & held_out)
-    if leaked:
-        raise SystemExit(f"train_nli: {path} has answers to checking questions: {leaked}")
+        _refuse_checking_questions(path, list(csv.DictReader(handle)), held_out, "answers to")
     return dev_pairs(path, corpus)
+
+
+def _refuse_checking_questions(path: Path, rows, held_out: set[str], what: str) -> None:
+    leaked = sorted({r["question_id"] for r in rows} & held_out)
+    if leaked:
+        raise SystemExit(f"train_nli: {path} has {what} checking questions: {leaked}")
 
 
 def extra_pairs(path: Path, held_out: set[str]) -> list[tuple[str, str, int]]:
@@ -404,9 +408,7 @@ def extra_pairs(path: Path, held_out: set[str]) -> list[tuple[str, str, int]]:
     checking question."""
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    leaked = sorted({r["question_id"] for r in rows} & held_out)
-    if leaked:
-        raise SystemExit(f"train_nli: {path} has pairs for checking questions: {leaked}")
+    _refuse_checking_questions(path, rows, held_out, "pairs for")
     return [(clean(r["premise"]), r["hypothesis"], LABELS.index(r["label"])) for r in rows]
 
 

@@ -98,7 +98,6 @@ def test_pairs_written_by_hand_never_touch_a_checking_question(tmp_path):
         train_nli.extra_pairs(leaking, held_out)
 
 
-
 def test_a_fold_judge_never_reads_the_answers_its_fold_is_graded_with():
     # fit_rubric.py --fold-models fits the thresholds on evidence where each fitting question's
     # answers are read by the judge trained without them: the folds must split the fitting
