@@ -169,6 +169,9 @@ def main() -> int:
                              "saw them, so the thresholds fit a judge reading new answers")
     parser.add_argument("--out", type=Path, default=THRESHOLDS_FILE)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--start", type=Path,
+                        help="thresholds to start from (a rubric.json; default: the code's "
+                             "defaults); with --rounds 0, report them as they are")
     parser.add_argument("--evidence", type=Path,
                         help="a pickle of the models' evidence: read it when it exists, else "
                              "compute and write it (re-fitting then takes seconds; delete it "
@@ -206,7 +209,7 @@ def main() -> int:
         return objective(report, strong / max(len(references), 1),
                          kept / max(len(guards), 1)), report
 
-    best = Thresholds()
+    best = Thresholds.load(args.start) if args.start else Thresholds()
     best_value, best_report = score(best)
     for _ in range(args.rounds):
         for pair in (("made", "sim_made"), ("contradicted", "contra_vs_entail"),

@@ -19,22 +19,23 @@ after a negation that agrees with it. That judge was measured and not shipped
 (docs/scoring.md, "What is weak").
 
 Items of the dev set's checking part are left out of everything, so the check stays unseen.
-The result is exported to ONNX with float16 weights and float32 maths (about 45 MB; a
-pair's probabilities do not depend on what shares its batch), or with `--storage int8`
-quantised dynamically (23 MB, the judge shipped before; its activation scale is computed per
-batch), and written with its tokenizer and a recipe.json that records the data counts and
-the file's sha256. `--more-retractions` (retractions after one sentence and after a terse
-list of the points) was measured and not shipped (docs/scoring.md). The shipped judge also
-reads `--more-answers eval/dev/aws-train-*.csv` (graded answers to other questions of the
-bank, point by point like the fitting part) and `--extra-pairs eval/nli/handwritten-pairs.csv
-eval/nli/negated-instructions.csv` (pairs written by hand for the points the judge misreads in
-their own reference, agreeing negations, and contradictions phrased as negated instructions);
-its exact command is in bot/models/nli/recipe.json. `--leave-out-fold I/N` leaves a fold of
-the fitting part's answers out, for `fit_rubric.py --fold-models`.
+The result is exported to ONNX with float16 weights and float32 maths (about 45 MB), or with
+`--storage int8` (shipped) that file quantised dynamically, one weight scale per output
+channel (23 MB; scripts/onnx_storage.py, which also converts a float16 judge trained earlier
+to the same bytes), and written with its tokenizer and a recipe.json that records the data
+counts and the file's sha256. `--more-retractions` (retractions after one sentence and after
+a terse list of the points) was measured and not shipped (docs/scoring.md). The shipped judge
+also reads `--more-answers eval/dev/aws-train-*.csv` (graded answers to other questions of
+the bank, point by point like the fitting part) and `--extra-pairs FILE...`
+(eval/nli/handwritten-pairs.csv and negated-instructions.csv: pairs written by hand for the
+points the judge misreads in their own reference, agreeing negations, and contradictions
+phrased as negated instructions); its exact command is in bot/models/nli/recipe.json.
+`--leave-out-fold I/N` leaves a fold of the fitting part's answers out, for
+`fit_rubric.py --fold-models`.
 
-    .venv/bin/python scripts/train_nli.py --semeval-per-file 1000 --more-answers \
-        eval/dev/aws-train-{1,2,3,4}.csv --extra-pairs eval/nli/handwritten-pairs.csv \
-        eval/nli/negated-instructions.csv          # ~16 min on 2 idle cores
+    .venv/bin/python scripts/train_nli.py --semeval-per-file 1000 --storage int8 \
+        --more-answers eval/dev/aws-train-{1,2,3,4}.csv --extra-pairs \
+        eval/nli/handwritten-pairs.csv eval/nli/negated-instructions.csv   # ~16 min, 2 cores
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
-from onnx_storage import store_fp16  # noqa: E402  (scripts/, beside this file)
+from onnx_storage import store_fp16, store_int8  # noqa: E402  (scripts/, beside this file)
 
 from bot.core.markup import clean  # noqa: E402
 from bot.core.rubric import windows  # noqa: E402
@@ -67,7 +68,8 @@ SEMEVAL = ROOT.parent / "shared" / "asag" / "semeval2013"
 DEV = ROOT / "eval" / "dev"
 SEED = 2026
 STORAGE = {
-    "int8": "onnxruntime dynamic int8: weights and, per batch, activations",
+    "int8": "onnxruntime dynamic int8: weights per output channel, activations per run"
+            " (bot/nli.py runs one pair at a time, so a pair's reading is its own)",
     "fp16": "float16 weights, cast to float32 in the graph (float32 compute, batch-independent)",
 }
 MAX_LENGTH = 160
@@ -340,7 +342,6 @@ def _length_batches(pairs, batch: int, rng: random.Random) -> list[list[int]]:
 
 def export(model, tokenizer, out: Path, storage: str) -> None:
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out.mkdir(parents=True, exist_ok=True)
     sample = tokenizer(["an answer"], ["a key point"], return_tensors="pt")
@@ -350,11 +351,15 @@ def export(model, tokenizer, out: Path, storage: str) -> None:
         model, tuple(sample[n] for n in names), str(full), input_names=names,
         output_names=["logits"], opset_version=17, dynamo=False,
         dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names} | {"logits": {0: "batch"}})
-    if storage == "int8":
-        quantize_dynamic(str(full), str(out / "model.onnx"), weight_type=QuantType.QInt8)
-    else:
-        store_fp16(full, out / "model.onnx")
+    store_fp16(full, out / "model.onnx")
     full.unlink()
+    if storage == "int8":
+        # Quantised from the float16 file, so a float16 judge converted later
+        # (onnx_storage.py int8) is the same file as one trained with --storage int8.
+        half = out / "model-fp16.onnx"
+        (out / "model.onnx").rename(half)
+        store_int8(half, out / "model.onnx")
+        half.unlink()
     from bot.embeddings import bundled_model_dir
     shutil.copy(bundled_model_dir() / "tokenizer.json", out / "tokenizer.json")
 
@@ -449,7 +454,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="leave the answers to fold I of N of the fitting part's "
                              "questions out of the dev pairs: a judge that never read them, "
                              "for scripts/fit_rubric.py --fold-models")
-    parser.add_argument("--storage", choices=sorted(STORAGE), default="fp16",
+    parser.add_argument("--storage", choices=sorted(STORAGE), default="int8",
                         help="how the weights are stored in model.onnx")
     return parser.parse_args(argv)
 

@@ -139,3 +139,47 @@ def test_more_graded_answers_are_read_point_by_point_and_never_about_a_checking_
         f"student_answer\n{sorted(held_out)[0]},x-t01,train,3,honest,plain,1,,Some answer.\n")
     with pytest.raises(SystemExit, match="checking questions"):
         train_nli.more_answers(leaking, corpus, held_out)
+
+
+def test_int8_storage_is_a_per_channel_copy_of_the_float16_file(tmp_path):
+    # The shipped judge is its float16 export quantised by onnx_storage.store_int8: the same
+    # input must give the same bytes (so the recipe's hash can be rebuilt from the float16
+    # file), one weight scale per output column, and outputs close to the float model's.
+    import numpy as np
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper, numpy_helper
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from onnx_storage import store_fp16, store_int8
+
+    rng = np.random.default_rng(7)
+    # Columns on very different scales: one scale per matrix would crush the small ones.
+    weight = (rng.standard_normal((64, 32)) * np.geomspace(0.01, 1.0, 32)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 32])],
+        [numpy_helper.from_array(weight, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(tmp_path / "fp32.onnx"))
+    store_fp16(tmp_path / "fp32.onnx", tmp_path / "fp16.onnx")
+    store_int8(tmp_path / "fp16.onnx", tmp_path / "a.onnx")
+    store_int8(tmp_path / "fp16.onnx", tmp_path / "b.onnx")
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+
+    quantised = onnx.load(str(tmp_path / "a.onnx"))
+    scales = [numpy_helper.to_array(init) for init in quantised.graph.initializer
+              if init.name.endswith("_scale")]
+    assert [s.shape for s in scales] == [(32,)]
+    x = rng.standard_normal((4, 64)).astype(np.float32)
+    expected = x @ weight
+
+    def run(path):
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(["y"], {"x": x})[0]
+
+    got = run(tmp_path / "a.onnx")
+    column_size = np.abs(expected).max(axis=0)
+    assert np.all(np.abs(got - expected).max(axis=0) < 0.05 * column_size)
+    assert np.allclose(run(tmp_path / "fp16.onnx"), expected, atol=1e-2 * column_size.max())
