@@ -1,9 +1,9 @@
 """The entailment model: does an answer make a key point, contradict it, or neither?
 
 A MiniLM cross-encoder fine-tuned by scripts/train_nli.py and shipped in bot/models/nli/ as
-an ONNX file (float16 weights, float32 maths) with its tokenizer. It runs on onnxruntime and
-the `tokenizers` package, so judging never imports torch; both are imported on first use,
-never by `import bot`.
+an ONNX file (dynamic int8, one weight scale per output channel) with its tokenizer. It
+runs on onnxruntime and the `tokenizers` package, so judging never imports torch; both are
+imported on first use, never by `import bot`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ LABELS = ("contradiction", "entailment", "neutral")
 MAX_LENGTH = 160  # answer + key point, in tokens; longer answers are judged in windows
 # Pairs per forward pass. One: on a CPU a batch only adds padding (measured on 507 pairs of
 # the dev set's fitting part on 2 cores: 11.7 s one at a time, 20.9 s in batches of 32), and its
-# activations (470 MB for 32 long pairs, 27 MB for one). The float judge gives a pair the same
-# probabilities whatever shares its batch; the int8 judge shipped before did not (it scaled
-# activations per batch), which tied its thresholds to a batch size (docs/scoring.md).
+# activations (470 MB for 32 long pairs, 27 MB for one). And dynamic int8 scales a run's
+# activations by what is in the run: one pair per run keeps a pair's probabilities its own,
+# where a batch made them depend on the pairs beside it and tied the thresholds to a batch
+# size (the int8 judge shipped until 2026-12-02, docs/scoring.md).
 BATCH = 1
 
 

@@ -209,8 +209,9 @@ def test_a_contradiction_never_lands_in_the_top_band(grader, answer):
                        "and enforce TLS.",
                  marks=judge_miss("the judge reads 'you should not rely on the default "
                                   "settings alone' as contradicting both encryption points "
-                                  "(.96, .95): an agreeing negation in instruction form; the "
-                                  "judge shipped before passed it (.47 < .60)")),
+                                  "(.96, .96; in float .96, .95): an agreeing negation in "
+                                  "instruction form; the judge shipped before passed it "
+                                  "(.47 < .60)")),
 ])
 def test_negations_that_agree_with_the_reference_are_not_contradictions(grader, qid, answer):
     assert grader.grade(QUESTIONS[qid], answer).flag is None
@@ -396,8 +397,8 @@ def test_an_empty_choice_answer_is_not_graded(grader):
 
 
 # The bank itself ------------------------------------------------------------------------
-@judge_miss("of the bank's 193 reference answers typed back, 14 are read as contradicting one "
-            "of their own key points (at most 9 may be), and 176 grade strong "
+@judge_miss("of the bank's 193 reference answers typed back, 12 are read as contradicting one "
+            "of their own key points (at most 9 may be), and 179 grade strong "
             "(scripts/fit_rubric.py prints both, for its own near copies): the judge misreads "
             "points that carry a negation or a restriction ('only', 'never', 'not included') "
             "and misses points made in other words")
