@@ -60,18 +60,19 @@ def store_int8(source: Path, target: Path) -> None:
     # that are initializers of the node using them.
     halves = {init.name: init for init in graph.initializer
               if init.data_type == TensorProto.FLOAT16}
-    kept = []
+    kept, folded = [], []
     for node in graph.node:
         if node.op_type == "Cast" and node.input[0] in halves:
-            array = numpy_helper.to_array(halves.pop(node.input[0])).astype(np.float32)
+            half = halves[node.input[0]]
+            array = numpy_helper.to_array(half).astype(np.float32)
             graph.initializer.append(numpy_helper.from_array(array, node.output[0]))
+            folded.append(half)
         else:
             kept.append(node)
     del graph.node[:]
     graph.node.extend(kept)
-    unused = [init for init in graph.initializer if init.name.endswith("_fp16")]
-    for init in unused:
-        graph.initializer.remove(init)
+    for half in folded:
+        graph.initializer.remove(half)
     with tempfile.TemporaryDirectory() as scratch:
         full = Path(scratch) / "model-fp32.onnx"
         onnx.save(model, str(full))
