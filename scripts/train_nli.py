@@ -351,13 +351,12 @@ def export(model, tokenizer, out: Path, storage: str) -> None:
         model, tuple(sample[n] for n in names), str(full), input_names=names,
         output_names=["logits"], opset_version=17, dynamo=False,
         dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names} | {"logits": {0: "batch"}})
-    store_fp16(full, out / "model.onnx")
+    # int8 is quantised from the float16 file, so a float16 judge converted later
+    # (onnx_storage.py int8) is the same file as one trained with --storage int8.
+    half = out / ("model-fp16.onnx" if storage == "int8" else "model.onnx")
+    store_fp16(full, half)
     full.unlink()
     if storage == "int8":
-        # Quantised from the float16 file, so a float16 judge converted later
-        # (onnx_storage.py int8) is the same file as one trained with --storage int8.
-        half = out / "model-fp16.onnx"
-        (out / "model.onnx").rename(half)
         store_int8(half, out / "model.onnx")
         half.unlink()
     from bot.embeddings import bundled_model_dir
