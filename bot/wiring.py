@@ -24,10 +24,10 @@ class LazyGrader:
     `close()` stops that work and waits for it: a process must not exit while torch is busy
     in another thread (it aborts with "terminate called without an active exception")."""
 
-    def __init__(self, embedder, questions=(), judge_threads: int = 1):
+    def __init__(self, embedder, questions=(), threads: int = 1):
         self.embedder = embedder
         self.questions = tuple(questions)  # encoded ahead by warm_up, when the scorer can
-        self.judge_threads = judge_threads
+        self.threads = threads  # the entailment judge's runs at once (bot/nli.py)
         self._grader = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -40,7 +40,7 @@ class LazyGrader:
                 from bot.nli import EntailmentModel
 
                 self._grader = Grader(self.embedder,
-                                      judge=EntailmentModel(threads=self.judge_threads),
+                                      judge=EntailmentModel(threads=self.threads),
                                       bank=self.questions)
         return self._grader
 
@@ -92,26 +92,27 @@ class LazyGrader:
         return self._grader is not None and bool(getattr(self.embedder, "ready", True))
 
 
-def default_embedder(settings: Settings):
+def default_embedder(settings: Settings, threads: int = 1):
     """The real embedder (MLSPREP_EMBEDDER: the ONNX export unless torch is asked for or
     MLSPREP_MODEL names another model), with its vector cache beside the database."""
     from bot.embeddings import cache_path_for, make_embedder
 
     return make_embedder(settings.embedder, settings.model,
-                         cache_path=cache_path_for(settings.database_path))
+                         cache_path=cache_path_for(settings.database_path), threads=threads)
 
 
 def build_coach(settings: Settings, embedder=None, *, grader=None,
-                rng: random.Random | None = None, judge_threads: int = 1) -> Coach:
+                rng: random.Random | None = None, threads: int = 1) -> Coach:
     """The coach for these settings: Store at DATABASE_PATH, the bank at MLSPREP_CORPUS (or
     corpus/), and the Grader over `embedder` (default: the real model, loaded lazily).
-    `grader` replaces the real one entirely (tests). `judge_threads`: cores the entailment
-    judge may use for one answer; 1 when several answers are graded side by side (the
-    server's job threads share the cores), all of them for one learner at a terminal."""
+    `grader` replaces the real one entirely (tests). `threads`: cores the models may use
+    for one answer; 1 when several answers are graded side by side (the server's job
+    threads share the cores), all of them for one learner at a terminal."""
     store = Store(settings.database_path, busy_timeout_ms=settings.busy_timeout_ms,
                   lock_wait=settings.lock_wait)
     corpus = load_corpus(settings.corpus_path or None)
     if grader is None:
-        grader = LazyGrader(embedder if embedder is not None else default_embedder(settings),
-                            questions=corpus, judge_threads=judge_threads)
+        if embedder is None:
+            embedder = default_embedder(settings, threads=threads)
+        grader = LazyGrader(embedder, questions=corpus, threads=threads)
     return Coach(corpus, store, grader, exam=settings.exam, tz=settings.tz, rng=rng)

@@ -1,6 +1,6 @@
 """Latency of grading one answer with a warm model, against the naive approach.
 
-    .venv/bin/python scripts/bench_scoring.py [--runs 200] [--embedder onnx|torch]
+    .venv/bin/python scripts/bench_scoring.py [--runs 200] [--threads 2] [--embedder onnx|torch]
 
 Ours: Grader.grade as the coach builds it, on an open corpus-style question with six key
 points whose reference side was encoded once (cached): per call, the answer is encoded once
@@ -67,13 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--embedder", choices=BACKENDS, default="onnx")
-    parser.add_argument("--judge-threads", type=int, default=1,
-                        help="1 as the server runs it (job threads share the cores); the "
-                             "terminal coach gives one learner's judge every core")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="model runs at once for one answer: 1 as the server runs it "
+                             "(job threads share the cores); the terminal coach gives one "
+                             "learner every core")
     args = parser.parse_args(argv)
-    embedder = make_embedder(args.embedder)
+    embedder = make_embedder(args.embedder, threads=args.threads)
     embedder.load()
-    grader = Grader(embedder, judge=EntailmentModel(threads=args.judge_threads),
+    grader = Grader(embedder, judge=EntailmentModel(threads=args.threads),
                     bank=[QUESTION])
     for _ in range(10):  # warm: first passes, the reference side, the learned grader
         grader.grade(QUESTION, ANSWER)
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         naive_ms.append((time.perf_counter() - start) * 1000)
     words = len(ANSWER.split())
     print(f"answer: {words} words; {args.runs} runs each, interleaved; "
-          f"{args.embedder} embedder, judge on {args.judge_threads} thread(s), "
+          f"{args.embedder} embedder, {args.threads} model run(s) at once, "
           f"{os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}")
     print("| approach | p50 ms | p95 ms |")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.embeddings import BUNDLED_MODEL, Embedder, cache_path_for
+from bot.embeddings import BUNDLED_MODEL, Embedder, OnnxEmbedder, cache_path_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -228,6 +228,16 @@ def test_the_onnx_export_is_safe_on_several_threads(onnx_embedder, corpus):
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_runs_side_by_side_give_the_vectors_of_runs_one_after_another(onnx_embedder, corpus):
+    """One answer's pieces (few, one per run) and a bank's worth (many, two per run) on two
+    cores at once: the same vectors, in the callers' order, as on one."""
+    texts = varied_texts(corpus)
+    side_by_side = OnnxEmbedder(threads=2)
+    for some in (texts[:7], texts[:40]):
+        assert side_by_side.encode(some).tobytes() == onnx_embedder.encode(some).tobytes()
+    assert side_by_side._pool is not None and onnx_embedder._pool is None
 
 
 def test_onnx_vectors_are_cached_apart_from_the_torch_ones(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.nli import LABELS, MODEL_DIR
+from bot.nli import LABELS, MODEL_DIR, EntailmentModel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,6 +65,22 @@ def test_plain_entailment_and_contradiction(judge):
     entail, contra = LABELS.index("entailment"), LABELS.index("contradiction")
     assert probs[0].argmax() == entail
     assert probs[1, contra] > probs[1, entail]
+
+
+def test_pairs_judged_side_by_side_get_the_same_probabilities(judge):
+    """The terminal coach runs a grade's pairs two at a time (bot/nli.py): each pair is still
+    its own run on one core, so its probabilities are exactly the ones judged alone."""
+    answer = ("We keep every model in an S3 bucket with versioning on, encrypt it with KMS "
+              "and let only the endpoint's role read it.")
+    points = ["Enable versioning so that objects can be recovered.",
+              "Encrypt the data at rest with AWS KMS keys.",
+              "Block public access to the bucket.",
+              "Audit access to the data with CloudTrail.",
+              "Give the execution role least-privilege access to only the needed bucket."]
+    pairs = [(answer, p) for p in points] * 3
+    side_by_side = EntailmentModel(threads=2)
+    assert side_by_side.predict(pairs).tobytes() == judge.predict(pairs).tobytes()
+    assert side_by_side._pool is not None and judge._pool is None
 
 
 def test_the_script_builds_the_training_data_the_recipe_records():

@@ -66,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     quiet_model_load()
     settings = Settings.from_env(database_path=args.db)
-    # One learner: the judge may use every core (on 2 cores, ~70 ms a grade instead of ~120).
-    coach = build_coach(settings, judge_threads=os.cpu_count() or 1)
+    # One learner: the models may use every core for one answer (docs/scoring.md, "Latency").
+    coach = build_coach(settings, threads=os.cpu_count() or 1)
     name = (args.name or default_name()).strip()
     coach.register(person_id(name), name, settings.tz)
     if args.exam:

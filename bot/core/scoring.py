@@ -224,6 +224,10 @@ class Grader:
         text = clean(answer)
         if not re.search(r"[^\W_]", text):
             return g.Grade(0, g.OFF_TOPIC, flag=g.EMPTY, message=MESSAGES[g.EMPTY])
+        if vectors is None and getattr(self._local, "vectors", None) is None:
+            # Every piece in one call rather than one per step: the embedder can spread
+            # one call's runs over the cores it was given.
+            vectors = self.encode_answers([answer])
         if self.judge is not None and any(p.strip() for p in key_points):
             ref = self.reference(question, reference, key_points)
             return rubric_verdict(self.rubric_evidence(text, ref, vectors), ref.points,
