@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -38,11 +39,13 @@ def onnx_embedder():
 class CountingEmbedder:
     """A real embedder with the texts of every `encode` call recorded (`encode_cached` goes
     straight to the real one: reference vectors are not what is counted); one that names
-    `fail_on` fails, as a model error would."""
+    `fail_on` fails, as a model error would; one of more than `slow_over` texts takes a
+    second longer, as a big batch on a busy machine would."""
 
-    def __init__(self, embedder, fail_on: str | None = None):
+    def __init__(self, embedder, fail_on: str | None = None, slow_over: int | None = None):
         self.real = embedder
         self.fail_on = fail_on
+        self.slow_over = slow_over
         self.calls: list[list[str]] = []
         self._lock = threading.Lock()
 
@@ -51,6 +54,8 @@ class CountingEmbedder:
             self.calls.append(list(texts))
         if self.fail_on and any(self.fail_on in t for t in texts):
             raise RuntimeError("the model failed on this text")
+        if self.slow_over is not None and len(texts) > self.slow_over:
+            time.sleep(1.0)
         return self.real.encode(texts)
 
     def __getattr__(self, name):

@@ -25,7 +25,7 @@ from bot.cli.progress import (
     render_board,
     render_stats,
 )
-from bot.config import Settings
+from bot.config import Settings, cores
 from bot.core.coach import Coach, CoachError
 from bot.core.corpus import Question, UnknownQuestion
 from bot.core.exam import exam as exam_of
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     quiet_model_load()
     settings = Settings.from_env(database_path=args.db)
     # One learner: the models may use every core for one answer (docs/scoring.md, "Latency").
-    coach = build_coach(settings, threads=os.cpu_count() or 1)
+    coach = build_coach(settings, threads=cores())
     name = (args.name or default_name()).strip()
     coach.register(person_id(name), name, settings.tz)
     if args.exam:

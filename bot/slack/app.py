@@ -20,7 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
-from bot.config import Settings
+from bot.config import Settings, cores
 from bot.core.coach import Coach
 from bot.memory import trimmer
 from bot.slack import listeners
@@ -154,9 +154,11 @@ def create(settings: Settings, *, socket_mode: bool = False) -> tuple[App, Runti
 
     The caller starts the daily scheduler, in exactly one place.
     """
-    from bot.wiring import build_coach
+    from bot.wiring import build_coach, default_embedder
 
-    coach = build_coach(settings)
+    # The job threads grade side by side, each judge run on one core; the embedder's runs
+    # spread a batch of waiting answers over every core while those threads wait for it.
+    coach = build_coach(settings, default_embedder(settings, threads=cores()))
     if not socket_mode:
         return build_app(settings, coach)
     settings.require("slack_bot_token", "slack_app_token")
