@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import Settings, cores
 from bot.core.coach import Coach
-from bot.memory import trimmer
+from bot.memory import limit_arenas, trimmer
 from bot.slack import listeners
 from bot.slack.daily import DailyScheduler, SettingsStore
 from bot.slack.guard import guard_wsgi, shape_problem
@@ -156,6 +156,7 @@ def create(settings: Settings, *, socket_mode: bool = False) -> tuple[App, Runti
     """
     from bot.wiring import build_coach, default_embedder
 
+    limit_arenas(cores())  # before the job threads and the models' runs allocate
     # The job threads grade side by side, each judge run on one core; the embedder's runs
     # spread a batch of waiting answers over every core while those threads wait for it.
     coach = build_coach(settings, default_embedder(settings, threads=cores()))
