@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
+import pytest
 from harness import wait_until
 
 from bot.slack.work import Work
@@ -73,3 +77,40 @@ def test_the_trimmer_can_be_called_on_any_platform():
 
     trim = trimmer()
     assert trim() in (None, 0, 1)  # glibc returns 1 when it released memory, 0 when not
+
+
+ROOT = Path(__file__).resolve().parents[2]
+ARENAS_SCRIPT = """
+import ctypes, ctypes.util, sys, threading
+from bot.memory import limit_arenas
+if sys.argv[1] != "default":
+    assert limit_arenas(int(sys.argv[1]))
+held, ready = [], threading.Barrier(6)
+def allocate():
+    held.append(bytearray(100_000))  # malloc'd in this thread's heap
+    ready.wait()
+threads = [threading.Thread(target=allocate) for _ in range(6)]
+for t in threads: t.start()
+for t in threads: t.join()
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.fopen.restype = ctypes.c_void_p
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+out = libc.fopen(sys.argv[2].encode(), b"w")
+libc.malloc_info(0, out)
+libc.fclose(out)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's heaps")
+def test_the_server_keeps_glibc_to_one_heap_per_core(tmp_path):
+    """Six threads allocating at once get six heaps of their own, unless limit_arenas (what
+    bot.slack.app.create calls with the number of cores) caps them."""
+    def heaps(limit: str) -> int:
+        report = tmp_path / f"heaps-{limit}.xml"
+        subprocess.run([sys.executable, "-c", ARENAS_SCRIPT, limit, str(report)],
+                       check=True, cwd=ROOT, timeout=60)
+        return report.read_text().count("<heap nr=")
+
+    assert heaps("default") >= 6
+    assert heaps("2") <= 2
