@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from train_nli import fold_ids  # noqa: E402  (scripts/, beside this file)
 
+from bot.config import cores  # noqa: E402
 from bot.core.corpus import load_corpus  # noqa: E402
 from bot.core.evaluation import read_dataset, rubric_report  # noqa: E402
 from bot.core.markup import clean  # noqa: E402
@@ -121,7 +122,7 @@ def gather(args, corpus, data):
     embedder = Embedder()
 
     def grader(model: Path) -> Grader:
-        return Grader(embedder, judge=EntailmentModel(model), bank=corpus,
+        return Grader(embedder, judge=EntailmentModel(model, threads=cores()), bank=corpus,
                       thresholds=Thresholds())
 
     # With --fold-models, each question's answers are read by the judge that never saw them.

@@ -115,12 +115,15 @@ def _corpus(settings: Settings, dataset: Path):
 
 def _grader(settings: Settings, corpus):
     # Imported here: the command table must not load the model to print --help.
+    from bot.config import cores
     from bot.core.scoring import Grader
     from bot.embeddings import Embedder
     from bot.nli import EntailmentModel
 
-    # Topicality compares each answer with the whole bank.
-    return Grader(Embedder(settings.model), judge=EntailmentModel(), bank=corpus or ())
+    # Topicality compares each answer with the whole bank. One answer at a time, so the
+    # judge's pairs may take every core (the same probabilities as on one, bot/nli.py).
+    return Grader(Embedder(settings.model), judge=EntailmentModel(threads=cores()),
+                  bank=corpus or ())
 
 
 def _print_rubric(report: dict) -> None:
