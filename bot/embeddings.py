@@ -176,8 +176,8 @@ class OnnxEmbedder(_Vectors):
         super().__init__(cache_path)
         self.model_dir = Path(model_dir)
         # Runs that may go at once, each on one core (as the judge's, bot/nli.py): the
-        # terminal coach gives one learner's answer every core; the server's job threads
-        # already keep the cores busy, one run each.
+        # terminal coach gives one learner's answer every core, and the server a batch of
+        # waiting answers (bot/slack/app.py).
         self.threads = max(1, threads)
         self._pool: ThreadPoolExecutor | None = None
         self._session = None

@@ -31,9 +31,9 @@ def trimmer() -> Callable[[], None]:
 
 
 def limit_arenas(count: int) -> bool:
-    """Let glibc keep at most `count` heaps ("arenas") for all threads, before the threads
-    start. Each thread that allocates at once as another gets a heap of its own, up to 8 per
-    core, and a freed block stays in the heap it came from: measured with bench_serve.py
+    """Let glibc keep at most `count` heaps ("arenas") for all threads; call it before the
+    threads start. By default glibc gives each allocating thread a heap of its own, up to 8
+    per core, and a freed block stays in the heap it came from: measured with bench_serve.py
     (50 people x 20 answers, the embedder's runs side by side), 2 arenas held the peak at
     396 MB against 436 MB with glibc's default, at the same answers per second
     (docs/serving.md). True when glibc took it."""

@@ -106,8 +106,9 @@ def build_coach(settings: Settings, embedder=None, *, grader=None,
     """The coach for these settings: Store at DATABASE_PATH, the bank at MLSPREP_CORPUS (or
     corpus/), and the Grader over `embedder` (default: the real model, loaded lazily).
     `grader` replaces the real one entirely (tests). `threads`: cores the models may use
-    for one answer; 1 when several answers are graded side by side (the server's job
-    threads share the cores), all of them for one learner at a terminal."""
+    for one answer; all of them for one learner at a terminal, 1 when several answers are
+    graded side by side (the server's job threads share the cores; it hands in an embedder
+    that spreads each batch of waiting answers over them, bot/slack/app.py)."""
     store = Store(settings.database_path, busy_timeout_ms=settings.busy_timeout_ms,
                   lock_wait=settings.lock_wait)
     corpus = load_corpus(settings.corpus_path or None)

@@ -220,8 +220,8 @@ class Jobs:
         """The context an answer is graded in: the vectors of the batch it belongs to. The
         first answer of a batch encodes it, together with the answers waiting behind it; a
         job whose batch another thread is still encoding waits for it rather than encode its
-        answer twice: the embedder spreads the batch over every core meanwhile (bot/slack/
-        app.py). Measured with scripts/bench_serve.py, 50 people x 20 answers: 11.9-12.2
+        answer twice: the embedder spreads the batch over every core meanwhile
+        (bot/slack/app.py). Measured with scripts/bench_serve.py, 50 people x 20 answers: 11.9-12.2
         answers/s against 10.8-11.3 when it encoded its own (docs/serving.md)."""
         if not self._batchable(job) or not self._ready():
             return nullcontext()
