@@ -1,4 +1,4 @@
-"""Fit the rubric's thresholds (bot/rubric.json) on the dev set's fitting part only.
+"""Fit the rubric's thresholds (bot/rubric.json) on graded answers, never the checking part.
 
 The models' evidence for each answer is computed once; then the thresholds are searched
 coordinate by coordinate for the best agreement with the human marks: per-point verdicts,
@@ -10,6 +10,11 @@ off-topic, a good answer taken back must be told it is wrong, a vague sentence a
 must not earn a partial grade.
 
     .venv/bin/python scripts/fit_rubric.py                 # writes bot/rubric.json
+
+By default the fitting part is read by the shipped judge, which was trained on its answers.
+With --fold-models, each question's answers are read by a judge trained without anything
+about that question, so the thresholds fit a judge reading new answers; the answers of
+eval/dev/aws-train-*.csv can then be fitted on too (--dataset).
 """
 
 from __future__ import annotations
@@ -161,7 +166,11 @@ def gather(args, corpus, data):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=ROOT / "eval" / "dev" / "aws-fit.csv")
+    parser.add_argument("--dataset", type=Path, nargs="+",
+                        default=[ROOT / "eval" / "dev" / "aws-fit.csv"],
+                        help="graded answers to fit on (default: the fitting part); with "
+                             "--fold-models, also eval/dev/aws-train-*.csv, which the fold "
+                             "judges split with the fitting part")
     parser.add_argument("--model", type=Path, help="the entailment model folder "
                         "(default: the shipped one)")
     parser.add_argument("--fold-models", type=Path, nargs="+",
@@ -178,12 +187,13 @@ def main() -> int:
                              "compute and write it (re-fitting then takes seconds; delete it "
                              "when the judge, the embedder or the dataset changes)")
     args = parser.parse_args()
-    if "check" in args.dataset.name:
+    if any("check" in path.name for path in args.dataset):
         print("fit_rubric: never fit on the checking part", file=sys.stderr)
         return 2
 
     corpus = load_corpus()
-    data = read_dataset(args.dataset, corpus)
+    parts = [read_dataset(path, corpus) for path in args.dataset]
+    data = dataclasses.replace(parts[0], rows=tuple(r for part in parts for r in part.rows))
     if args.evidence and args.evidence.exists():
         evidence, points, references, guards = pickle.loads(args.evidence.read_bytes())
     else:

@@ -30,8 +30,8 @@ the bank, point by point like the fitting part) and `--extra-pairs FILE...`
 (eval/nli/handwritten-pairs.csv and negated-instructions.csv: pairs written by hand for the
 points the judge misreads in their own reference, agreeing negations, and contradictions
 phrased as negated instructions); its exact command is in bot/models/nli/recipe.json.
-`--leave-out-fold I/N` leaves a fold of the fitting part's answers out, for
-`fit_rubric.py --fold-models`.
+`--leave-out-fold I/N` leaves everything about a fold of the questions with graded answers
+(the fitting part and aws-train-*) out, for `fit_rubric.py --fold-models`.
 
     .venv/bin/python scripts/train_nli.py --semeval-per-file 1000 --storage int8 \
         --more-answers eval/dev/aws-train-{1,2,3,4}.csv --extra-pairs \
@@ -256,11 +256,14 @@ def _numbers(cell: str) -> set[int]:
 
 
 def fold_ids(fold: str) -> frozenset[str]:
-    """The fitting part's questions in fold "I/N" (every Nth question by id, from the Ith)."""
+    """The questions of fold "I/N" (every Nth question by id, from the Ith) among those with
+    graded answers outside the checking part: the fitting part and eval/dev/aws-train-*.csv."""
     i, n = (int(x) for x in fold.split("/"))
-    with (DEV / "aws-fit.csv").open(newline="", encoding="utf-8") as handle:
-        ids = sorted({row["question_id"] for row in csv.DictReader(handle)})
-    return frozenset(ids[i::n])
+    ids = set()
+    for path in [DEV / "aws-fit.csv", *sorted(DEV.glob("aws-train-*.csv"))]:
+        with path.open(newline="", encoding="utf-8") as handle:
+            ids |= {row["question_id"] for row in csv.DictReader(handle)}
+    return frozenset(sorted(ids)[i::n])
 
 
 def check_ids() -> set[str]:
@@ -368,20 +371,22 @@ def training_data(args) -> tuple[dict[str, list], set[str]]:
     rng = random.Random(SEED)
     corpus = open_items()
     held_out = check_ids()
-    bank = [q for q in corpus.values() if q["id"] not in held_out]
+    # A fold judge knows nothing of its fold's questions, as the shipped judge knows nothing
+    # of the checking part's: not their answers, reference pairs or hand-written pairs.
+    fold = fold_ids(args.leave_out_fold) if args.leave_out_fold else frozenset()
+    bank = [q for q in corpus.values() if q["id"] not in held_out | fold]
     data = {
         "semeval": semeval_pairs(rng, args.semeval_per_file),
         "bank": rng.sample(generated := bank_pairs(bank, rng, args.more_positives,
                                                    args.more_retractions,
                                                    args.reference_windows),
                            min(args.bank_max, len(generated))),
-        "dev_fit": dev_pairs(DEV / "aws-fit.csv", corpus, args.more_positives,
-                             fold_ids(args.leave_out_fold) if args.leave_out_fold
-                             else frozenset()) * args.dev_repeat,
+        "dev_fit": dev_pairs(DEV / "aws-fit.csv", corpus, args.more_positives, fold
+                             ) * args.dev_repeat,
     }
     if args.more_answers:
         data["more_answers"] = [pair for path in args.more_answers
-                                for pair in more_answers(path, corpus, held_out)
+                                for pair in more_answers(path, corpus, held_out, fold)
                                 ] * args.dev_repeat
     for part in ("dev_fit", "more_answers"):
         if part in data:
@@ -389,16 +394,17 @@ def training_data(args) -> tuple[dict[str, list], set[str]]:
                 args.contradiction_repeat - 1)
     if args.extra_pairs:
         data["extra"] = [pair for path in args.extra_pairs
-                         for pair in extra_pairs(path, held_out)] * args.extra_repeat
-    return data, held_out
+                         for pair in extra_pairs(path, held_out, fold)] * args.extra_repeat
+    return data, held_out | fold
 
 
-def more_answers(path: Path, corpus, held_out: set[str]) -> list[tuple[str, str, int]]:
+def more_answers(path: Path, corpus, held_out: set[str], skip: frozenset[str] = frozenset()
+                 ) -> list[tuple[str, str, int]]:
     """Point by point, like the fitting part: answers graded and marked by hand for other
     questions of the bank (eval/dev/aws-train-*.csv), never for a checking question."""
     with path.open(newline="", encoding="utf-8") as handle:
         _refuse_checking_questions(path, list(csv.DictReader(handle)), held_out, "answers to")
-    return dev_pairs(path, corpus)
+    return dev_pairs(path, corpus, skip=skip)
 
 
 def _refuse_checking_questions(path: Path, rows, held_out: set[str], what: str) -> None:
@@ -407,13 +413,15 @@ def _refuse_checking_questions(path: Path, rows, held_out: set[str], what: str) 
         raise SystemExit(f"train_nli: {path} has {what} checking questions: {leaked}")
 
 
-def extra_pairs(path: Path, held_out: set[str]) -> list[tuple[str, str, int]]:
+def extra_pairs(path: Path, held_out: set[str], skip: frozenset[str] = frozenset()
+                ) -> list[tuple[str, str, int]]:
     """Pairs written by hand (question_id, premise, hypothesis, label), never about a
     checking question."""
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     _refuse_checking_questions(path, rows, held_out, "pairs for")
-    return [(clean(r["premise"]), r["hypothesis"], LABELS.index(r["label"])) for r in rows]
+    return [(clean(r["premise"]), r["hypothesis"], LABELS.index(r["label"])) for r in rows
+            if r["question_id"] not in skip]
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -450,9 +458,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="more graded answers in the dev set's columns, for questions "
                              "outside it (eval/dev/aws-train-*.csv), read point by point")
     parser.add_argument("--leave-out-fold", metavar="I/N",
-                        help="leave the answers to fold I of N of the fitting part's "
-                             "questions out of the dev pairs: a judge that never read them, "
-                             "for scripts/fit_rubric.py --fold-models")
+                        help="leave fold I of N of the questions with graded answers out of "
+                             "every kind of pair: a judge that never read them, for "
+                             "scripts/fit_rubric.py --fold-models")
     parser.add_argument("--storage", choices=sorted(STORAGE), default="int8",
                         help="how the weights are stored in model.onnx")
     return parser.parse_args(argv)

@@ -114,26 +114,56 @@ def test_pairs_written_by_hand_never_touch_a_checking_question(tmp_path):
         train_nli.extra_pairs(leaking, held_out)
 
 
-def test_a_fold_judge_never_reads_the_answers_its_fold_is_graded_with():
-    # fit_rubric.py --fold-models fits the thresholds on evidence where each fitting question's
-    # answers are read by the judge trained without them: the folds must split the fitting
-    # part's questions, and a fold's answers must be missing from that judge's dev pairs.
+def test_a_fold_judge_knows_nothing_of_the_questions_its_fold_is_graded_with():
+    # fit_rubric.py --fold-models fits the thresholds on evidence where each question's answers
+    # are read by a judge trained without anything about that question, as the shipped judge
+    # knows nothing of the checking part: the folds must split the questions with graded
+    # answers, and no pair of a fold judge may hold a fold question's answers, reference or
+    # hand-written premises.
+
     sys.path.insert(0, str(ROOT / "scripts"))
     import train_nli
 
-    fit = ROOT / "eval" / "dev" / "aws-fit.csv"
-    with fit.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    graded = [ROOT / "eval" / "dev" / "aws-fit.csv",
+              *sorted((ROOT / "eval" / "dev").glob("aws-train-*.csv"))]
+    rows = []
+    for path in graded:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows += list(csv.DictReader(handle))
     folds = [train_nli.fold_ids(f"{i}/2") for i in range(2)]
     assert folds[0] and folds[1] and not folds[0] & folds[1]
     assert folds[0] | folds[1] == {r["question_id"] for r in rows}
+    assert not (folds[0] | folds[1]) & train_nli.check_ids()
+
     corpus = train_nli.open_items()
-    for fold in folds:
-        kept = train_nli.dev_pairs(fit, corpus, skip=fold)
-        outside = [r for r in rows if r["question_id"] not in fold]
-        assert len(kept) == sum(len(corpus[r["question_id"]]["key_points"]) for r in outside)
-        read = {answer for answer, _, _ in kept}
-        assert read == {train_nli.clean(r["student_answer"]) for r in outside}
+    hand = [ROOT / "eval" / "nli" / "handwritten-pairs.csv",
+            ROOT / "eval" / "nli" / "negated-instructions.csv"]
+    hand_rows = []
+    for path in hand:
+        with path.open(newline="", encoding="utf-8") as handle:
+            hand_rows += list(csv.DictReader(handle))
+    # Every bank pair kept (no sampling), so a reference left in would show.
+    argv = ["--semeval-per-file", "10", "--bank-max", "1000000",
+            "--more-answers", *map(str, graded[1:]), "--extra-pairs", *map(str, hand)]
+
+    def premises(data):
+        return {premise for part in data.values() for premise, _, _ in part}
+
+    whole = premises(train_nli.training_data(train_nli.arguments(argv))[0])
+    for i, fold in enumerate(folds):
+        data, held_out = train_nli.training_data(
+            train_nli.arguments([*argv, "--leave-out-fold", f"{i}/2"]))
+        assert fold <= held_out
+        about_fold = ({train_nli.clean(r["student_answer"]) for r in rows
+                       if r["question_id"] in fold}
+                      | {" ".join(corpus[q]["reference_answer"].split()) for q in fold}
+                      | {train_nli.clean(r["premise"]) for r in hand_rows
+                         if r["question_id"] in fold})
+        assert about_fold <= whole  # the judge of every question reads them all
+        assert not premises(data) & about_fold
+        outside = {train_nli.clean(r["student_answer"]) for r in rows
+                   if r["question_id"] not in fold}
+        assert outside <= premises(data)
 
 
 def test_more_graded_answers_are_read_point_by_point_and_never_about_a_checking_question(
