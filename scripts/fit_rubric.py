@@ -164,6 +164,43 @@ def gather(args, corpus, data):
     return evidence, points, references, guards
 
 
+def measure(t: Thresholds, rows, evidence, points, references, guards) -> tuple[float, dict]:
+    """The objective of thresholds `t` on the gathered evidence, and the report behind it."""
+    grades = [rubric_verdict(e, p, t) for e, p in zip(evidence, points, strict=True)]
+    report = rubric_report(rows, grades)
+    graded = [rubric_verdict(e, p, t) for e, p in references]
+    strong = sum(grade.band == "strong" for grade in graded)
+    wrong = sum(grade.flag == "contradiction" for grade in graded)
+    report["bank reference answers retyped, strong"] = (strong, len(references))
+    report["bank reference answers retyped, told they contradict a point"] = (
+        wrong, len(references))
+    broken = [must for e, p, must in guards if guard_broken(rubric_verdict(e, p, t), must)]
+    kept = len(guards) - len(broken)
+    report["guards kept"] = (kept, len(guards))
+    report["guards broken by kind"] = {k: broken.count(k) for k in sorted(set(broken))}
+    # Reported, not in the objective: penalising it (weight 4, measured 2026-12-02) moved
+    # `contradicted` to .80 and cut the flagged references from 51 to 23, but let 23
+    # wrong answers of 99 into partial or strong instead of 7 (docs/scoring.md).
+    return objective(report, strong / max(len(references), 1),
+                     kept / max(len(guards), 1)), report
+
+
+def search(start: Thresholds, rounds: int, score) -> tuple[Thresholds, float, dict]:
+    """Coordinate search from `start` for the thresholds `score` rates highest."""
+    best = start
+    best_value, best_report = score(best)
+    for _ in range(rounds):
+        for pair in (("made", "sim_made"), ("contradicted", "contra_vs_entail"),
+                     ("on_topic", "off_topic", "closer_elsewhere"), ("judge_from",)):
+            for values in itertools.product(*(GRID[name] for name in pair)):
+                candidate = dataclasses.replace(
+                    best, **{n: round(float(v), 2) for n, v in zip(pair, values, strict=True)})
+                value, report = score(candidate)
+                if value > best_value + 1e-9:
+                    best, best_value, best_report = candidate, value, report
+    return best, best_value, best_report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, nargs="+",
@@ -201,36 +238,9 @@ def main() -> int:
         if args.evidence:
             args.evidence.write_bytes(pickle.dumps((evidence, points, references, guards)))
 
-    def score(t: Thresholds) -> tuple[float, dict]:
-        grades = [rubric_verdict(e, p, t) for e, p in zip(evidence, points, strict=True)]
-        report = rubric_report(data.rows, grades)
-        graded = [rubric_verdict(e, p, t) for e, p in references]
-        strong = sum(grade.band == "strong" for grade in graded)
-        wrong = sum(grade.flag == "contradiction" for grade in graded)
-        report["bank reference answers retyped, strong"] = (strong, len(references))
-        report["bank reference answers retyped, told they contradict a point"] = (
-            wrong, len(references))
-        broken = [must for e, p, must in guards if guard_broken(rubric_verdict(e, p, t), must)]
-        kept = len(guards) - len(broken)
-        report["guards kept"] = (kept, len(guards))
-        report["guards broken by kind"] = {k: broken.count(k) for k in sorted(set(broken))}
-        # Reported, not in the objective: penalising it (weight 4, measured 2026-12-02) moved
-        # `contradicted` to .80 and cut the flagged references from 51 to 23, but let 23
-        # wrong answers of 99 into partial or strong instead of 7 (docs/scoring.md).
-        return objective(report, strong / max(len(references), 1),
-                         kept / max(len(guards), 1)), report
-
     best = Thresholds.load(args.start) if args.start else Thresholds()
-    best_value, best_report = score(best)
-    for _ in range(args.rounds):
-        for pair in (("made", "sim_made"), ("contradicted", "contra_vs_entail"),
-                     ("on_topic", "off_topic", "closer_elsewhere"), ("judge_from",)):
-            for values in itertools.product(*(GRID[name] for name in pair)):
-                candidate = dataclasses.replace(
-                    best, **{n: round(float(v), 2) for n, v in zip(pair, values, strict=True)})
-                value, report = score(candidate)
-                if value > best_value + 1e-9:
-                    best, best_value, best_report = candidate, value, report
+    best, best_value, best_report = search(
+        best, args.rounds, lambda t: measure(t, data.rows, evidence, points, references, guards))
     args.out.write_text(json.dumps(dataclasses.asdict(best), indent=2) + "\n")
     print(json.dumps(dataclasses.asdict(best), indent=2))
     print(f"objective: {best_value:.3f}")
