@@ -15,6 +15,7 @@ By default the fitting part is read by the shipped judge, which was trained on i
 With --fold-models, each question's answers are read by a judge trained without anything
 about that question, so the thresholds fit a judge reading new answers; the answers of
 eval/dev/aws-train-*.csv can then be fitted on too (--dataset).
+--measure-on leaves some of those files out of the fit and measures the thresholds on them.
 """
 
 from __future__ import annotations
@@ -219,6 +220,9 @@ def main() -> int:
     parser.add_argument("--start", type=Path,
                         help="thresholds to start from (a rubric.json; default: the code's "
                              "defaults); with --rounds 0, report them as they are")
+    parser.add_argument("--measure-on", type=Path, nargs="+", default=[],
+                        help="files among --dataset left out of the fit: the start's and the "
+                             "fitted thresholds are measured on their answers and guards")
     parser.add_argument("--evidence", type=Path,
                         help="a pickle of the models' evidence: read it when it exists, else "
                              "compute and write it (re-fitting then takes seconds; delete it "
@@ -238,15 +242,34 @@ def main() -> int:
         if args.evidence:
             args.evidence.write_bytes(pickle.dumps((evidence, points, references, guards)))
 
-    best = Thresholds.load(args.start) if args.start else Thresholds()
-    best, best_value, best_report = search(
-        best, args.rounds, lambda t: measure(t, data.rows, evidence, points, references, guards))
+    # Rows and guards split by question: the guards follow guard_answers' order over all rows.
+    held = {r["question_id"] for path in args.measure_on for r in read_dataset(path, corpus).rows}
+    guard_ids = [row["question_id"] for row, _, _ in guard_answers(data.rows)]
+
+    def part(out: bool) -> tuple:
+        keep = [i for i, row in enumerate(data.rows) if (row["question_id"] in held) == out]
+        return ([data.rows[i] for i in keep], [evidence[i] for i in keep],
+                [points[i] for i in keep], references,
+                [g for g, qid in zip(guards, guard_ids, strict=True) if (qid in held) == out])
+
+    start = Thresholds.load(args.start) if args.start else Thresholds()
+    fitting = part(out=False)
+    best, best_value, best_report = search(start, args.rounds, lambda t: measure(t, *fitting))
     args.out.write_text(json.dumps(dataclasses.asdict(best), indent=2) + "\n")
     print(json.dumps(dataclasses.asdict(best), indent=2))
     print(f"objective: {best_value:.3f}")
-    for name, value in best_report.items():
-        print(f"{name}: {value}")
+    report(best_report)
+    if held:
+        for name, t in (("start", start), ("fitted", best)):
+            value, measured = measure(t, *part(out=True))
+            print(f"--- {name} thresholds on --measure-on: objective {value:.3f}")
+            report(measured)
     return 0
+
+
+def report(measured: dict) -> None:
+    for name, value in measured.items():
+        print(f"{name}: {value}")
 
 
 if __name__ == "__main__":
