@@ -7,6 +7,7 @@ once, in their DMs, with requests signed the way Slack signs them. It reports:
 
 - ack latency (HTTP request to 200) of the answers, p50 and p99;
 - answer to feedback (the answer's POST to the feedback's chat.postMessage), p50 and p95;
+- asking for a question ("quiz" to the question's post), p50 and p95;
 - answers per second over the measured run;
 - the server's RSS (VmRSS summed over its process group: gunicorn's master and worker) at
   start (the first /healthz), after warm-up, its peak during the run and at the end;
@@ -208,6 +209,7 @@ class Person:
         self.acks: list[float] = []  # every request's ack
         self.answer_acks: list[float] = []
         self.feedback: list[float] = []
+        self.questions: list[float] = []  # "quiz" sent -> the question posted
         self.errors: list[str] = []
         self._n = 0
 
@@ -223,8 +225,10 @@ class Person:
 
     def open_question(self):
         for _ in range(12):  # choice questions cost no model time: ask again
+            sent = time.monotonic()
             before = self.say("quiz")
-            self.standin.wait_posts(self.channel, before + 1)
+            posts = self.standin.wait_posts(self.channel, before + 1)
+            self.questions.append(posts[before][1] - sent)
             question = self.corpus.get(self.server.pending(self.user) or "")
             if question is not None and not question.is_choice:
                 return question
@@ -338,6 +342,7 @@ def bench(name: str, backend: str, source: Path, args, corpus, workdir: Path) ->
         answer_acks = [a for p in people for a in p.answer_acks]
         acks = [a for p in people for a in p.acks]
         feedback = [f for p in people for f in p.feedback]
+        questions = [q for p in people for q in p.questions]
         errors = [e for p in people for e in p.errors]
         result.update({
             "people": args.people, "answers_each": args.answers, "think_s": args.think,
@@ -349,6 +354,12 @@ def bench(name: str, backend: str, source: Path, args, corpus, workdir: Path) ->
             "feedback_p50_s": round(percentile(feedback, 50), 2),
             "feedback_p95_s": round(percentile(feedback, 95), 2),
             "feedback_mean_s": round(statistics.fmean(feedback), 2) if feedback else None,
+            # Asking for a question waits in the same queue as the answers being graded
+            # (a person's jobs run in order, oldest first): with no thinking time, the
+            # time a person spends waiting is split between this and the feedback.
+            "question_p50_s": round(percentile(questions, 50), 2),
+            "question_p95_s": round(percentile(questions, 95), 2),
+            "questions_asked": len(questions),
             "answers_per_s": round(len(feedback) / wall, 2),
             "wall_s": round(wall, 1),
         })
