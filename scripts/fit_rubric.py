@@ -39,6 +39,7 @@ from bot.config import cores  # noqa: E402
 from bot.core.corpus import load_corpus  # noqa: E402
 from bot.core.evaluation import read_dataset, rubric_report  # noqa: E402
 from bot.core.markup import clean  # noqa: E402
+from bot.core.point_model import PointModel  # noqa: E402
 from bot.core.rubric import THRESHOLDS_FILE, Thresholds  # noqa: E402
 from bot.core.scoring import Grader, rubric_verdict  # noqa: E402
 
@@ -165,17 +166,23 @@ def gather(args, corpus, data):
     return evidence, points, references, guards
 
 
-def measure(t: Thresholds, rows, evidence, points, references, guards) -> tuple[float, dict]:
-    """The objective of thresholds `t` on the gathered evidence, and the report behind it."""
-    grades = [rubric_verdict(e, p, t) for e, p in zip(evidence, points, strict=True)]
+def measure(t: Thresholds, rows, evidence, points, references, guards, point_model=None
+            ) -> tuple[float, dict]:
+    """The objective of thresholds `t` on the gathered evidence, and the report behind it;
+    with `point_model` (bot/core/point_model.py), the points as it reads them."""
+
+    def verdict(e, p):
+        return rubric_verdict(e, p, t, point_model)
+
+    grades = [verdict(e, p) for e, p in zip(evidence, points, strict=True)]
     report = rubric_report(rows, grades)
-    graded = [rubric_verdict(e, p, t) for e, p in references]
+    graded = [verdict(e, p) for e, p in references]
     strong = sum(grade.band == "strong" for grade in graded)
     wrong = sum(grade.flag == "contradiction" for grade in graded)
     report["bank reference answers retyped, strong"] = (strong, len(references))
     report["bank reference answers retyped, told they contradict a point"] = (
         wrong, len(references))
-    broken = [must for e, p, must in guards if guard_broken(rubric_verdict(e, p, t), must)]
+    broken = [must for e, p, must in guards if guard_broken(verdict(e, p), must)]
     kept = len(guards) - len(broken)
     report["guards kept"] = (kept, len(guards))
     report["guards broken by kind"] = {k: broken.count(k) for k in sorted(set(broken))}
@@ -223,6 +230,9 @@ def main() -> int:
     parser.add_argument("--measure-on", type=Path, nargs="+", default=[],
                         help="files among --dataset left out of the fit: the start's and the "
                              "fitted thresholds are measured on their answers and guards")
+    parser.add_argument("--points", type=Path,
+                        help="measure with this point model (bot/points.json): the thresholds "
+                             "are fitted without one unless it is given")
     parser.add_argument("--evidence", type=Path,
                         help="a pickle of the models' evidence: read it when it exists, else "
                              "compute and write it (re-fitting then takes seconds; delete it "
@@ -254,14 +264,16 @@ def main() -> int:
 
     start = Thresholds.load(args.start) if args.start else Thresholds()
     fitting = part(out=False)
-    best, best_value, best_report = search(start, args.rounds, lambda t: measure(t, *fitting))
+    point_model = PointModel.load(args.points) if args.points else None
+    best, best_value, best_report = search(
+        start, args.rounds, lambda t: measure(t, *fitting, point_model))
     args.out.write_text(json.dumps(dataclasses.asdict(best), indent=2) + "\n")
     print(json.dumps(dataclasses.asdict(best), indent=2))
     print(f"objective: {best_value:.3f}")
     report(best_report)
     if held:
         for name, t in (("start", start), ("fitted", best)):
-            value, measured = measure(t, *part(out=True))
+            value, measured = measure(t, *part(out=True), point_model)
             print(f"--- {name} thresholds on --measure-on: objective {value:.3f}")
             report(measured)
     return 0

@@ -38,6 +38,8 @@ from bot.core.features import (
 )
 from bot.core.learned import DEFAULT_MODEL, LearnedGrader
 from bot.core.markup import clean
+from bot.core.point_model import PointModel
+from bot.core.point_model import load_default as load_point_model
 from bot.core.text import FUNCTION_WORDS, NEGATORS, content_stems, stem, words
 
 # Caps: the most an answer of each kind can score, whatever the models say. An echo of the
@@ -85,7 +87,8 @@ class Grader:
 
     def __init__(self, embedder, model: LearnedGrader | str | Path | None = None,
                  checks: Checks | None = None, judge=None,
-                 thresholds: rubric.Thresholds | None = None, bank: Iterable[Question] = ()):
+                 thresholds: rubric.Thresholds | None = None, bank: Iterable[Question] = (),
+                 point_model: PointModel | bool = True):
         self.embedder = embedder
         self._model = model
         self.checks = checks or Checks()
@@ -94,6 +97,11 @@ class Grader:
         # without it, by the learned grader.
         self.judge = judge
         self.thresholds = thresholds or rubric.Thresholds.load()
+        # The learned reading of each point's verdict (bot/core/point_model.py): True for
+        # the shipped one (when there is one), False for the thresholds alone.
+        if point_model is True:
+            point_model = load_point_model()
+        self.point_model = point_model or None
         self._references: dict[tuple, Reference] = {}
         # Answer vectors encoded ahead in a batch (`prefetched`), per thread: a grading
         # thread only ever reads the vectors it was handed, never another thread's.
@@ -231,7 +239,7 @@ class Grader:
         if self.judge is not None and any(p.strip() for p in key_points):
             ref = self.reference(question, reference, key_points)
             return rubric_verdict(self.rubric_evidence(text, ref, vectors), ref.points,
-                                  self.thresholds)
+                                  self.thresholds, self.point_model)
         # Without written key points (SemEval rows) the learned grader decides: judging a
         # whole reference answer at once was less accurate on SemEval than its features.
         refs = [self.reference(question, reference, key_points)]
@@ -382,13 +390,17 @@ class Grader:
 
 
 def rubric_verdict(evidence: rubric.Evidence, points: Sequence[str],
-                   t: rubric.Thresholds) -> Grade:
-    """The Grade of an answer from its evidence: pure, so that thresholds can be fitted."""
+                   t: rubric.Thresholds, point_model: PointModel | None = None) -> Grade:
+    """The Grade of an answer from its evidence: pure, so that thresholds can be fitted.
+    With `point_model`, it decides which points are made and adds contradictions."""
     points = tuple(points)
     if evidence.gibberish:
         return g.Grade(0, g.OFF_TOPIC, (), points, g.GIBBERISH, MESSAGES[g.GIBBERISH])
     verdicts = evidence.verdicts.within(t)
-    made, contradicted = verdicts.made(t), verdicts.contradicted(t)
+    if point_model is not None:
+        made, contradicted = point_model.verdicts(evidence, t)
+    else:
+        made, contradicted = verdicts.made(t), verdicts.contradicted(t)
     # Far from everything this question is about, an answer is off topic whatever the judge
     # reads into it; closer, a point made or contradicted puts it on topic.
     on_topic = evidence.sim_this >= t.off_topic and (
