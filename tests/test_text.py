@@ -7,7 +7,8 @@ import pytest
 
 from bot.core.text import flipped
 
-ROUTE_53 = "Use Amazon Route 53 health checks with failover or latency-based routing between Regions."
+ROUTE_53 = ("Use Amazon Route 53 health checks with failover or latency-based routing "
+            "between Regions.")
 GLUE = "Record format conversion needs a Glue Data Catalog table for the schema."
 ENCRYPT = "Encrypt the data at rest with AWS KMS keys."
 
