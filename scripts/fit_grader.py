@@ -48,16 +48,23 @@ def features(grader: Grader, path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.array(vectors), data.targets
 
 
-def export(model: GradientBoostingClassifier, meta: dict) -> dict:
-    trees = []
-    for (estimator,) in model.estimators_:
-        t = estimator.tree_
-        trees.append({
-            "left": t.children_left.tolist(), "right": t.children_right.tolist(),
+def tree_json(estimator, digits: int | None = 6) -> dict:
+    """One fitted regression tree of a boosted model as plain JSON lists (a leaf has -1
+    children); `digits=None` keeps the floats exact. Read back by bot.core.learned and
+    bot.core.point_model."""
+    t = estimator.tree_
+
+    def number(v) -> float:
+        return float(v) if digits is None else round(float(v), digits)
+
+    return {"left": t.children_left.tolist(), "right": t.children_right.tolist(),
             "feature": [max(0, int(f)) for f in t.feature],
-            "threshold": [round(float(v), 6) for v in t.threshold],
-            "value": [round(float(v), 6) for v in t.value[:, 0, 0]],
-        })
+            "threshold": [number(v) for v in t.threshold],
+            "value": [number(v) for v in t.value[:, 0, 0]]}
+
+
+def export(model: GradientBoostingClassifier, meta: dict) -> dict:
+    trees = [tree_json(estimator) for (estimator,) in model.estimators_]
     prior = float(model.init_.class_prior_[1])
     return {"kind": "gradient-boosted trees, log loss", "features": list(FEATURES),
             "init": float(np.log(prior / (1 - prior))),

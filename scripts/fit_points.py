@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fit_rubric import measure  # noqa: E402  (scripts/, beside this file)
+from fit_grader import tree_json  # noqa: E402  (scripts/, beside this file)
+from fit_rubric import measure  # noqa: E402
 
 from bot.core.corpus import load_corpus  # noqa: E402
 from bot.core.evaluation import point_numbers, read_dataset  # noqa: E402
@@ -69,20 +70,13 @@ class _Read:
 
 
 def export(model, contradicted: float, meta: dict) -> dict:
-    trees = []
-    for stage in model.estimators_:
-        for k, estimator in enumerate(stage):
-            t = estimator.tree_
-            trees.append({
-                "class": k, "left": t.children_left.tolist(), "right": t.children_right.tolist(),
-                "feature": [max(0, int(f)) for f in t.feature],
-                "threshold": [float(v) for v in t.threshold],
-                "value": [float(v) for v in t.value[:, 0, 0]],
-            })
+    # Exact floats: the fit checks that the file reads as the trees to 1e-6.
+    trees = [{"class": k, **tree_json(estimator, digits=None)}
+             for stage in model.estimators_ for k, estimator in enumerate(stage)]
     prior = model.init_.class_prior_
     return {"kind": "gradient-boosted trees, multinomial log loss", "classes": list(CLASSES),
             "features": list(FEATURES), "init": [float(np.log(p)) for p in prior],
-            "learning_rate": model.learning_rate, "depth": PARAMS["max_depth"],
+            "learning_rate": model.learning_rate, "depth": model.max_depth,
             "contradicted": contradicted, "trees": trees, "meta": meta}
 
 
