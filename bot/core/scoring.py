@@ -98,9 +98,10 @@ class Grader:
         self.judge = judge
         self.thresholds = thresholds or rubric.Thresholds.load()
         # The learned reading of each point's verdict (bot/core/point_model.py): True for
-        # the shipped one (when there is one), False for the thresholds alone.
+        # the shipped one (when there is one), False for the thresholds alone. Only the
+        # rubric reads it, and only with a judge.
         if point_model is True:
-            point_model = load_point_model()
+            point_model = load_point_model() if judge is not None else None
         self.point_model = point_model or None
         self._references: dict[tuple, Reference] = {}
         # Answer vectors encoded ahead in a batch (`prefetched`), per thread: a grading
